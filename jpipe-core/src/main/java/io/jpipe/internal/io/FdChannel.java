@@ -1,0 +1,382 @@
+package io.jpipe.internal.io;
+
+import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Native;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.spi.AbstractInterruptibleChannel;
+
+/**
+ * One open file descriptor (a socket or a pipe end) with non-blocking reads and writes and
+ * interruptible waits.
+ *
+ * <p>No call here blocks in {@code read} or {@code write}: reads and writes are non-blocking per
+ * call ({@code MSG_DONTWAIT} on sockets, {@code RWF_NOWAIT} on pipes), so the file's own flags,
+ * which every process holding a copy shares, stay as they are (blocking, as CPython leaves them).
+ * Waiting is done in {@code poll} on the descriptor plus a wake descriptor, inside {@code
+ * begin}/{@code end} of {@link AbstractInterruptibleChannel}: {@link #close} from another thread
+ * wakes the waiter with {@link AsynchronousCloseException}, {@link Thread#interrupt} closes the
+ * channel and wakes it with {@link java.nio.channels.ClosedByInterruptException}, as for any NIO
+ * channel.
+ *
+ * <p>The descriptor is closed when the channel is closed or garbage-collected (Cleaner), and never
+ * while a thread is still using it (see {@link FdState}).
+ */
+public final class FdChannel extends AbstractInterruptibleChannel {
+  /** What kind of file the descriptor is; it decides which system calls are used. */
+  public enum Kind {
+    /** A stream socket: socketpair, accepted or connected. */
+    SOCKET,
+    /** A pipe end (pipe2). */
+    PIPE
+  }
+
+  /** Means "no deadline" wherever a deadline is expected. */
+  public static final long NO_DEADLINE = Long.MAX_VALUE;
+
+  private static final Cleaner CLEANER = Cleaner.create();
+
+  private final FdState state;
+  private final Kind kind;
+
+  /**
+   * Takes ownership of an open descriptor.
+   *
+   * @param fd the descriptor, close-on-exec
+   * @param kind what it is
+   */
+  public FdChannel(int fd, Kind kind) {
+    if (fd < 0) {
+      throw new IllegalArgumentException("invalid file descriptor: " + fd);
+    }
+    this.state = new FdState(fd);
+    this.kind = kind;
+    CLEANER.register(this, state);
+  }
+
+  /**
+   * The descriptor number (valid until closed).
+   *
+   * @return the descriptor
+   */
+  public int fd() {
+    return state.fd;
+  }
+
+  /**
+   * What kind of file this is.
+   *
+   * @return the kind
+   */
+  public Kind kind() {
+    return kind;
+  }
+
+  /**
+   * Whether the channel has been closed, by {@link #close}, an interrupt or the Cleaner.
+   *
+   * @return true when closed
+   */
+  public boolean isClosed() {
+    return state.isClosed();
+  }
+
+  /**
+   * Marks the start of an operation; the descriptor stays open until {@link #release}.
+   *
+   * @throws ClosedChannelException if the channel is closed
+   */
+  public void acquire() throws ClosedChannelException {
+    state.acquire();
+  }
+
+  /** Ends an operation started with {@link #acquire}. */
+  public void release() {
+    state.release();
+  }
+
+  @Override
+  protected void implCloseChannel() {
+    state.close();
+  }
+
+  // ---------------------------------------------------------------- non-blocking I/O
+
+  /**
+   * Reads what is available now, without blocking. The caller holds {@link #acquire}.
+   *
+   * @param s the calling thread's scratch
+   * @param dst where to read to (heap or native); at least one byte long
+   * @return bytes read (&gt; 0), 0 at end of file, or -1 if nothing is available yet
+   * @throws IOException if the read fails
+   */
+  public long readNow(Scratch s, MemorySegment dst) throws IOException {
+    long n = dst.byteSize();
+    int fd = state.fd;
+    if (kind == Kind.SOCKET) {
+      for (; ; ) {
+        long r = Libc.recvNonBlocking(s.errno, fd, dst, n, Linux.MSG_DONTWAIT);
+        if (r >= 0) {
+          return r;
+        }
+        int errno = Native.errno(s.errno);
+        if (errno == Linux.EAGAIN) {
+          return -1;
+        }
+        if (errno != Linux.EINTR) {
+          throw Errno.exception("recv", errno);
+        }
+      }
+    }
+    boolean heap = !dst.isNative();
+    MemorySegment target = heap ? s.bounce() : dst;
+    long chunk = Math.min(n, target.byteSize());
+    MemorySegment iov = s.iovecs;
+    iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, target);
+    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, chunk);
+    for (; ; ) {
+      long r = Libc.preadv2NoWait(s.errno, fd, iov, 1, Linux.RWF_NOWAIT);
+      if (r >= 0) {
+        if (heap && r > 0) {
+          MemorySegment.copy(target, 0, dst, 0, r);
+        }
+        return r;
+      }
+      int errno = Native.errno(s.errno);
+      if (errno == Linux.EAGAIN) {
+        return -1;
+      }
+      if (errno != Linux.EINTR) {
+        throw Errno.exception("read", errno);
+      }
+    }
+  }
+
+  /**
+   * Writes what fits now, without blocking. The caller holds {@link #acquire}.
+   *
+   * @param s the calling thread's scratch
+   * @param src what to write (heap or native), at least one byte
+   * @return bytes written (&gt; 0), or -1 if nothing fits yet
+   * @throws IOException if the write fails ({@link io.jpipe.BrokenPipeException} when the reading
+   *     side is closed everywhere)
+   */
+  public long writeNow(Scratch s, MemorySegment src) throws IOException {
+    long n = src.byteSize();
+    int fd = state.fd;
+    if (kind == Kind.SOCKET) {
+      for (; ; ) {
+        long r = Libc.sendNonBlocking(s.errno, fd, src, n, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
+        if (r >= 0) {
+          return r;
+        }
+        int errno = Native.errno(s.errno);
+        if (errno == Linux.EAGAIN) {
+          return -1;
+        }
+        if (errno != Linux.EINTR) {
+          throw Errno.exception("send", errno);
+        }
+      }
+    }
+    MemorySegment from = src;
+    if (!src.isNative()) {
+      MemorySegment bounce = s.bounce();
+      long chunk = Math.min(n, bounce.byteSize());
+      MemorySegment.copy(src, 0, bounce, 0, chunk);
+      from = bounce.asSlice(0, chunk);
+    }
+    MemorySegment iov = s.iovecs;
+    iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, from);
+    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, from.byteSize());
+    return pwrite(s, iov, 1);
+  }
+
+  /**
+   * Writes what fits now of two native segments, as one system call (gather).
+   *
+   * @param s the calling thread's scratch
+   * @param a the first segment, native (may be empty)
+   * @param b the second segment, native (may be empty); {@code a} and {@code b} not both empty
+   * @return bytes written (&gt; 0), or -1 if nothing fits yet
+   * @throws IOException if the write fails
+   */
+  public long writeNow(Scratch s, MemorySegment a, MemorySegment b) throws IOException {
+    MemorySegment iov = s.iovecs;
+    int cnt = 0;
+    if (a.byteSize() > 0) {
+      iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, a);
+      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, a.byteSize());
+      cnt++;
+    }
+    if (b.byteSize() > 0) {
+      long at = cnt * Linux.IOVEC.byteSize();
+      iov.set(ValueLayout.ADDRESS, at + Linux.IOVEC_BASE, b);
+      iov.set(ValueLayout.JAVA_LONG, at + Linux.IOVEC_LEN, b.byteSize());
+      cnt++;
+    }
+    if (kind == Kind.PIPE) {
+      return pwrite(s, iov, cnt);
+    }
+    MemorySegment msg = s.msghdr;
+    msg.fill((byte) 0);
+    msg.set(ValueLayout.ADDRESS, Linux.MSGHDR_IOV, iov);
+    msg.set(ValueLayout.JAVA_LONG, Linux.MSGHDR_IOVLEN, cnt);
+    for (; ; ) {
+      long r =
+          Libc.sendmsgNonBlocking(s.errno, state.fd, msg, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
+      if (r >= 0) {
+        return r;
+      }
+      int errno = Native.errno(s.errno);
+      if (errno == Linux.EAGAIN) {
+        return -1;
+      }
+      if (errno != Linux.EINTR) {
+        throw Errno.exception("sendmsg", errno);
+      }
+    }
+  }
+
+  private long pwrite(Scratch s, MemorySegment iov, int cnt) throws IOException {
+    for (; ; ) {
+      long r = Libc.pwritev2NoWait(s.errno, state.fd, iov, cnt, Linux.RWF_NOWAIT);
+      if (r >= 0) {
+        return r;
+      }
+      int errno = Native.errno(s.errno);
+      if (errno == Linux.EAGAIN) {
+        return -1;
+      }
+      if (errno != Linux.EINTR) {
+        throw Errno.exception("write", errno);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- waiting
+
+  /**
+   * Polls the descriptor without waiting.
+   *
+   * @param s the calling thread's scratch
+   * @param events {@code POLLIN} or {@code POLLOUT}
+   * @return true if ready (or at end of file, or in error)
+   * @throws IOException if poll fails
+   */
+  public boolean readyNow(Scratch s, short events) throws IOException {
+    MemorySegment p = s.pollfds;
+    p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, state.fd);
+    p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, events);
+    p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_REVENTS, (short) 0);
+    for (; ; ) {
+      int r = Libc.poll(s.errno, p, 1, 0);
+      if (r >= 0) {
+        return r > 0;
+      }
+      int errno = Native.errno(s.errno);
+      if (errno != Linux.EINTR) {
+        throw Errno.exception("poll", errno);
+      }
+    }
+  }
+
+  /**
+   * Waits until the descriptor is ready, the deadline passes, or the channel is closed. The caller
+   * holds {@link #acquire}.
+   *
+   * @param s the calling thread's scratch
+   * @param events {@code POLLIN} or {@code POLLOUT}
+   * @param deadline a {@link System#nanoTime} value, or {@link #NO_DEADLINE}
+   * @return true if ready (or at end of file, or in error), false if the deadline passed
+   * @throws AsynchronousCloseException if another thread closed the channel meanwhile
+   * @throws java.nio.channels.ClosedByInterruptException if the thread was interrupted (the channel
+   *     is then closed and the interrupt status stays set)
+   * @throws IOException if poll fails
+   */
+  public boolean await(Scratch s, short events, long deadline) throws IOException {
+    int wake = state.wakeFd();
+    MemorySegment p = s.pollfds;
+    long second = Linux.POLLFD.byteSize();
+    boolean completed = false;
+    boolean ready = false;
+    try {
+      begin();
+      while (!state.isClosed()) {
+        int timeout = timeoutMillis(deadline);
+        p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, state.fd);
+        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, events);
+        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_REVENTS, (short) 0);
+        p.set(ValueLayout.JAVA_INT, second + Linux.POLLFD_FD, wake);
+        p.set(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_EVENTS, Linux.POLLIN);
+        p.set(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_REVENTS, (short) 0);
+        int r = Libc.poll(s.errno, p, 2, timeout);
+        if (r < 0) {
+          int errno = Native.errno(s.errno);
+          if (errno == Linux.EINTR) {
+            continue;
+          }
+          throw Errno.exception("poll", errno);
+        }
+        if (p.get(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_REVENTS) != 0) {
+          break; // woken by close
+        }
+        if (r > 0) {
+          ready = true;
+          completed = true;
+          break;
+        }
+        if (deadline != NO_DEADLINE && deadline - System.nanoTime() <= 0) {
+          completed = true;
+          break;
+        }
+      }
+    } finally {
+      end(completed);
+      Reference.reachabilityFence(this);
+    }
+    if (!completed) {
+      throw new AsynchronousCloseException(); // closed by the Cleaner path, not by close()
+    }
+    return ready;
+  }
+
+  /** poll's timeout for a deadline: -1 for none, else milliseconds rounded up. */
+  static int timeoutMillis(long deadline) {
+    if (deadline == NO_DEADLINE) {
+      return -1;
+    }
+    long remaining = deadline - System.nanoTime();
+    if (remaining <= 0) {
+      return 0;
+    }
+    long ms = (remaining + 999_999) / 1_000_000;
+    return (int) Math.min(ms, Integer.MAX_VALUE);
+  }
+
+  /**
+   * The deadline {@code timeoutNanos} from now, saturating to {@link #NO_DEADLINE}.
+   *
+   * @param timeoutNanos the timeout; negative means none left
+   * @return a deadline for {@link #await}
+   */
+  public static long deadlineAfter(long timeoutNanos) {
+    if (timeoutNanos >= Long.MAX_VALUE / 4) {
+      return NO_DEADLINE;
+    }
+    long d = System.nanoTime() + Math.max(0, timeoutNanos);
+    return d == NO_DEADLINE ? d - 1 : d;
+  }
+
+  @Override
+  public String toString() {
+    return "FdChannel[fd=" + state.fd + ", " + kind + (state.isClosed() ? ", closed]" : "]");
+  }
+}

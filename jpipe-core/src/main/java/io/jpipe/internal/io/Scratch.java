@@ -1,0 +1,69 @@
+package io.jpipe.internal.io;
+
+import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Native;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Native memory each thread reuses for its system calls: the errno capture segment, a small struct
+ * area (pollfds, iovecs, a msghdr, a frame header) and a bounce buffer for copying heap data where
+ * the kernel needs a native address.
+ *
+ * <p>Only accessed by its own thread. Freed with the thread (an automatic arena).
+ */
+public final class Scratch {
+  /** Frames up to this many payload bytes are sent from one copied buffer (CPython: 16384). */
+  public static final int SMALL_FRAME = 16384;
+
+  /** Size of the bounce buffer: a frame header plus {@link #SMALL_FRAME}, rounded up. */
+  static final int BOUNCE_SIZE = 64 * 1024;
+
+  private static final ThreadLocal<Scratch> CURRENT = ThreadLocal.withInitial(Scratch::new);
+
+  private final Arena arena = Arena.ofAuto();
+
+  /** errno of the last capturing call. */
+  public final MemorySegment errno = Native.newErrnoSegment(arena);
+
+  /** Two {@code struct pollfd}. */
+  public final MemorySegment pollfds = arena.allocate(Linux.POLLFD, 2);
+
+  /** Three {@code struct iovec}. */
+  public final MemorySegment iovecs = arena.allocate(Linux.IOVEC, 3);
+
+  /** One {@code struct msghdr}. */
+  public final MemorySegment msghdr = arena.allocate(Linux.MSGHDR);
+
+  /** 16 bytes for a frame header or an eventfd counter. */
+  public final MemorySegment word = arena.allocate(16, 8);
+
+  /** 64 bytes for small structs: a pipe's two fds, a {@code struct timespec}, a socklen_t. */
+  public final MemorySegment small = arena.allocate(64, 8);
+
+  private MemorySegment bounce;
+
+  private Scratch() {}
+
+  /**
+   * The calling thread's scratch.
+   *
+   * @return the scratch of the current thread
+   */
+  public static Scratch get() {
+    return CURRENT.get();
+  }
+
+  /**
+   * A native buffer of {@link #BOUNCE_SIZE} bytes, allocated on first use.
+   *
+   * @return the bounce buffer
+   */
+  public MemorySegment bounce() {
+    MemorySegment b = bounce;
+    if (b == null) {
+      b = bounce = arena.allocate(BOUNCE_SIZE, 16);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * jpipe: Python's {@code multiprocessing} Pipe model on the JVM, over real kernel pipes and
+ * sockets, called through the Foreign Function &amp; Memory API.
+ */
+module io.jpipe {
+  exports io.jpipe;
+  exports io.jpipe.codec;
+}
