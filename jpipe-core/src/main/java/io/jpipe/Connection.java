@@ -261,6 +261,21 @@ public final class Connection implements InterruptibleChannel {
   }
 
   /**
+   * Sends the bytes from {@code offset} to the end as one message (CPython's {@code send_bytes(buf,
+   * offset)}).
+   *
+   * @param buf the bytes
+   * @param offset where the message starts; may equal {@code buf.length} (an empty message)
+   * @throws IndexOutOfBoundsException with CPython's message when offset is out of range
+   * @throws IOException as {@link #send}
+   */
+  public void sendBytes(byte[] buf, int offset) throws IOException {
+    ensureWritableEnd();
+    checkOffset(buf.length, offset);
+    sendSegment(MemorySegment.ofArray(buf).asSlice(offset));
+  }
+
+  /**
    * Sends {@code size} bytes from {@code offset} as one message (CPython's {@code send_bytes(buf,
    * offset, size)}).
    *
@@ -273,12 +288,7 @@ public final class Connection implements InterruptibleChannel {
   public void sendBytes(byte[] buf, int offset, int size) throws IOException {
     ensureWritableEnd();
     int n = buf.length;
-    if (offset < 0) {
-      throw new IndexOutOfBoundsException("offset is negative: " + offset);
-    }
-    if (n < offset) {
-      throw new IndexOutOfBoundsException("buffer length < offset: " + n + " < " + offset);
-    }
+    checkOffset(n, offset);
     if (size < 0) {
       throw new IndexOutOfBoundsException("size is negative: " + size);
     }
@@ -312,6 +322,15 @@ public final class Connection implements InterruptibleChannel {
   public void sendBytes(MemorySegment payload) throws IOException {
     ensureWritableEnd();
     sendSegment(payload);
+  }
+
+  private static void checkOffset(int length, int offset) {
+    if (offset < 0) {
+      throw new IndexOutOfBoundsException("offset is negative: " + offset);
+    }
+    if (length < offset) {
+      throw new IndexOutOfBoundsException("buffer length < offset: " + length + " < " + offset);
+    }
   }
 
   private void sendSegment(MemorySegment payload) throws IOException {

@@ -264,6 +264,18 @@ public final class Frames {
   }
 
   /**
+   * Writes the header for {@code length} at the start of {@code word} (for tests of the wire
+   * format).
+   *
+   * @param word at least 12 bytes
+   * @param length the message length
+   * @return the header's size, 4 or 12
+   */
+  public static int putHeaderForTest(MemorySegment word, long length) {
+    return putHeader(word, length);
+  }
+
+  /**
    * Sends one message whose payload is {@code payload} (heap or native, any length).
    *
    * <p>A payload of up to {@link Scratch#SMALL_FRAME} bytes from the heap is copied behind its
