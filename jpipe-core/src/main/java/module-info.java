@@ -5,4 +5,6 @@
 module io.jpipe {
   exports io.jpipe;
   exports io.jpipe.codec;
+
+  requires jdk.unsupported; // sun.misc.Signal, used reflectively by the child bootstrap
 }

@@ -581,9 +581,24 @@ public abstract class ConnectionContract {
     ByteBuffer b = ByteBuffer.wrap(m);
     int id = b.getInt();
     int i = b.getInt();
-    byte[] expected = message(id, i, sizes[(id + i) % sizes.length]);
-    assertArrayEquals(expected, m, "message " + id + "/" + i + " is torn");
+    check(m, id, i, sizes[(id + i) % sizes.length]);
     return id + "/" + i;
+  }
+
+  /** Fails unless {@code m} is exactly message {@code i} of sender {@code id}. */
+  static void check(byte[] m, int id, int i, int size) {
+    byte[] expected = message(id, i, size);
+    if (!java.util.Arrays.equals(expected, m)) {
+      throw new AssertionError(
+          "message "
+              + id
+              + "/"
+              + i
+              + " is torn: "
+              + m.length
+              + " bytes, expected "
+              + expected.length);
+    }
   }
 
   // ---------------------------------------------------------------- the descriptor

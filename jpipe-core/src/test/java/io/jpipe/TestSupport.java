@@ -149,6 +149,53 @@ public final class TestSupport {
     Thread.sleep(20); // let it enter poll()
   }
 
+  /** The pids of this JVM's child processes that still exist (running or zombie), with state. */
+  public static java.util.Map<Long, Character> children() {
+    return childrenOf(ProcessHandle.current().pid());
+  }
+
+  /** The processes whose parent is {@code ppid}, with their state letter (Z for a zombie). */
+  public static java.util.Map<Long, Character> childrenOf(long ppid) {
+    java.util.Map<Long, Character> out = new java.util.TreeMap<>();
+    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) procs::iterator) {
+        String name = p.getFileName().toString();
+        if (!name.chars().allMatch(Character::isDigit)) {
+          continue;
+        }
+        String stat;
+        try {
+          stat = Files.readString(p.resolve("stat"));
+        } catch (IOException gone) {
+          continue;
+        }
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        if (Long.parseLong(f[1]) == ppid) {
+          out.put(Long.parseLong(name), f[0].charAt(0));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  /** Whether a process exists (zombies included). */
+  public static boolean exists(long pid) {
+    return Files.exists(Path.of("/proc/" + pid));
+  }
+
+  /** Waits until this JVM has no child process left, failing after {@link #PATIENCE}. */
+  public static void assertNoChildren() throws InterruptedException {
+    long deadline = System.nanoTime() + PATIENCE.toNanos();
+    java.util.Map<Long, Character> left = children();
+    while (!left.isEmpty() && System.nanoTime() - deadline < 0) {
+      Thread.sleep(20);
+      left = children();
+    }
+    assertTrue(left.isEmpty(), "child processes left (pid=state): " + left);
+  }
+
   /** A deterministic payload for message {@code i} of {@code size} bytes. */
   public static byte[] payload(int i, int size) {
     byte[] b = new byte[size];

@@ -1,51 +1,35 @@
 package io.jpipe.cli;
 
-import io.jpipe.Connection;
-import io.jpipe.Pipe;
-import java.io.EOFException;
+import io.jpipe.examples.LockDemo;
+import io.jpipe.examples.PipeDemo;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
-/** {@code jpipe demo}: the source document's producer-consumer example. */
+/** {@code jpipe demo [pipe|lock]}: the source document's two examples, in child JVMs. */
 @Command(
     name = "demo",
     mixinStandardHelpOptions = true,
-    description = "Runs the source document's producer-consumer example over a Pipe.")
+    description = {
+      "Runs one of the source document's examples, with real child JVMs.",
+      "  pipe (the default): consumer c1 in a child JVM, the parent produces 0..9.",
+      "  lock: consumers c1, c2 and producer p1 in three child JVMs, one pipe, one ProcessLock."
+    })
 final class DemoCommand implements Callable<Integer> {
-  @Override
-  public Integer call() throws Exception {
-    Pipe pipe = Pipe.open();
-    Connection consume = pipe.conn1();
-    Connection produce = pipe.conn2();
-    Thread c1 =
-        new Thread(
-            () -> {
-              try {
-                consumer(consume);
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            },
-            "c1");
-    c1.start();
-    for (int i = 0; i < 10; i++) {
-      produce.send(i);
-    }
-    produce.close();
-    c1.join();
-    consume.close();
-    System.out.println("main process");
-    return 0;
+  enum Example {
+    pipe,
+    lock
   }
 
-  private static void consumer(Connection conn) throws Exception {
-    for (; ; ) {
-      try {
-        Object item = conn.recv();
-        System.out.println("c1 received: " + item);
-      } catch (EOFException e) {
-        return;
-      }
+  @Parameters(index = "0", defaultValue = "pipe", description = "pipe or lock")
+  Example example;
+
+  @Override
+  public Integer call() throws Exception {
+    switch (example) {
+      case pipe -> PipeDemo.main(new String[0]);
+      case lock -> LockDemo.main(new String[0]);
     }
+    return 0;
   }
 }

@@ -35,7 +35,9 @@ public final class FdChannel extends AbstractInterruptibleChannel {
     /** A stream socket: socketpair, accepted or connected. */
     SOCKET,
     /** A pipe end (pipe2). */
-    PIPE
+    PIPE,
+    /** Anything else that is only polled or owned: a pidfd, a memfd, a listening socket. */
+    OTHER
   }
 
   /** Means "no deadline" wherever a deadline is expected. */
@@ -53,10 +55,22 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    * @param kind what it is
    */
   public FdChannel(int fd, Kind kind) {
+    this(fd, kind, null);
+  }
+
+  /**
+   * Takes ownership of an open descriptor and of something to release after it is closed.
+   *
+   * @param fd the descriptor, close-on-exec
+   * @param kind what it is
+   * @param afterClose run once, after the descriptor is closed and no thread uses it; it must not
+   *     refer to this channel
+   */
+  public FdChannel(int fd, Kind kind, Runnable afterClose) {
     if (fd < 0) {
       throw new IllegalArgumentException("invalid file descriptor: " + fd);
     }
-    this.state = new FdState(fd);
+    this.state = new FdState(fd, afterClose);
     this.kind = kind;
     CLEANER.register(this, state);
   }
@@ -95,6 +109,15 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    */
   public void acquire() throws ClosedChannelException {
     state.acquire();
+  }
+
+  /**
+   * As {@link #acquire}, but reports a closed channel as {@code false}.
+   *
+   * @return true if acquired
+   */
+  public boolean tryAcquire() {
+    return state.tryAcquire();
   }
 
   /** Ends an operation started with {@link #acquire}. */

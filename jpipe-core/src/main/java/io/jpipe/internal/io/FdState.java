@@ -26,8 +26,12 @@ final class FdState implements Runnable {
   /** eventfd written once on close to wake pollers; -1 until a thread first blocks. */
   private volatile int wakeFd = -1;
 
-  FdState(int fd) {
+  /** Runs after the descriptor is closed (unmapping shared memory); never refers to the owner. */
+  private final Runnable afterClose;
+
+  FdState(int fd, Runnable afterClose) {
     this.fd = fd;
+    this.afterClose = afterClose;
   }
 
   void acquire() throws ClosedChannelException {
@@ -118,6 +122,9 @@ final class FdState implements Runnable {
     int w = wakeFd;
     if (w != -1) {
       Libc.close(scratch.errno, w);
+    }
+    if (afterClose != null) {
+      afterClose.run();
     }
   }
 }

@@ -46,6 +46,19 @@ public final class Fds {
   }
 
   /**
+   * Closes a channel whose close cannot fail.
+   *
+   * @param channel the channel
+   */
+  public static void closeQuietly(FdChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      throw new IllegalStateException(e); // implCloseChannel throws nothing
+    }
+  }
+
+  /**
    * Closes a descriptor that no channel owns yet (error paths); errors are ignored.
    *
    * @param fd the descriptor, or -1 for none

@@ -1,0 +1,59 @@
+package io.jpipe.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code jpipe demo} runs the document's examples with real child JVMs; the children write to the
+ * same standard output as the command, so the command runs in a JVM of its own here.
+ */
+class DemoCommandTest {
+  /** Runs {@code jpipe ARGS} in a new JVM and returns its standard output lines. */
+  static List<String> jpipe(String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "jpipe did not finish");
+    assertEquals(0, p.exitValue(), "exit code; output:\n" + out);
+    return out.lines().toList();
+  }
+
+  @Test
+  void demoPipePrintsWhatTheDocumentPrints() throws Exception {
+    List<String> expected = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      expected.add("c1 received: " + i);
+    }
+    expected.add("main process");
+    assertEquals(expected, jpipe("demo", "pipe"));
+    assertEquals(expected, jpipe("demo"));
+  }
+
+  @Test
+  void demoLockDeliversEveryItemExactlyOnceIncludingZero() throws Exception {
+    List<String> lines = jpipe("demo", "lock");
+    assertEquals("main process", lines.get(lines.size() - 1));
+    TreeSet<Integer> items = new TreeSet<>();
+    for (String line : lines.subList(0, lines.size() - 1)) {
+      assertTrue(line.matches("c[12] received: \\d+"), line);
+      int item = Integer.parseInt(line.substring(line.indexOf(": ") + 2));
+      assertTrue(items.add(item), "received twice: " + item);
+    }
+    assertEquals(new TreeSet<>(List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)), items);
+  }
+}

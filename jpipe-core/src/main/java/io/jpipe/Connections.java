@@ -1,0 +1,178 @@
+package io.jpipe;
+
+import io.jpipe.internal.Access;
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Native;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Waiting on many connections and processes at once (CPython's {@code
+ * multiprocessing.connection.wait}; named {@code waitAny} because {@link Object#wait()} is taken).
+ */
+public final class Connections {
+  private Connections() {}
+
+  /** Waits are cut into slices this long, to notice interrupts and closes. */
+  private static final long SLICE_NANOS = 50_000_000L;
+
+  /**
+   * Waits until at least one of {@code objects} is ready, or the timeout passes.
+   *
+   * <p>Ready means: a {@link Connection} has data to receive or is at end of file (or closed
+   * meanwhile, so that receiving throws); a {@link ChildProcess} has exited; an {@link Integer}
+   * descriptor is readable; a {@code io.jpipe.net.Listener} has a client waiting.
+   *
+   * @param <T> the type of the objects
+   * @param objects what to wait on, in the order the result keeps
+   * @param timeout the longest wait; zero or negative returns at once
+   * @return the ready objects, in input order; empty if the time ran out
+   * @throws IllegalArgumentException if an object cannot be waited on, appears twice, or two share
+   *     a descriptor
+   * @throws java.nio.channels.ClosedChannelException if a connection is closed on entry
+   * @throws IllegalStateException if a process has not been started or is closed
+   * @throws InterruptedException if the thread is interrupted while waiting (noticed within 50 ms)
+   * @throws IOException if poll fails
+   */
+  public static <T> List<T> waitAny(Collection<? extends T> objects, Duration timeout)
+      throws IOException, InterruptedException {
+    Objects.requireNonNull(timeout, "timeout");
+    long nanos;
+    try {
+      nanos = timeout.toNanos();
+    } catch (ArithmeticException e) {
+      nanos = timeout.isNegative() ? 0 : Long.MAX_VALUE;
+    }
+    return waitAny(objects, Math.max(0, nanos));
+  }
+
+  /**
+   * Waits without limit until at least one of {@code objects} is ready; as {@link
+   * #waitAny(Collection, Duration)}.
+   *
+   * @param <T> the type of the objects
+   * @param objects what to wait on
+   * @return the ready objects, in input order, never empty (unless {@code objects} is empty, when
+   *     this waits until interrupted, as CPython does)
+   * @throws IOException as {@link #waitAny(Collection, Duration)}
+   * @throws InterruptedException if the thread is interrupted while waiting
+   */
+  public static <T> List<T> waitAny(Collection<? extends T> objects)
+      throws IOException, InterruptedException {
+    return waitAny(objects, Long.MAX_VALUE);
+  }
+
+  private static <T> List<T> waitAny(Collection<? extends T> objects, long timeoutNanos)
+      throws IOException, InterruptedException {
+    List<T> list = new ArrayList<>(objects);
+    int n = list.size();
+    FdChannel[] channels = new FdChannel[n];
+    int[] fds = new int[n];
+    try {
+      Set<Integer> seen = new HashSet<>();
+      for (int i = 0; i < n; i++) {
+        Object o = list.get(i);
+        switch (o) {
+          case Connection c -> {
+            channels[i] = Access.connections().channel(c);
+            channels[i].acquire();
+            fds[i] = channels[i].fd();
+          }
+          case ChildProcess p -> {
+            channels[i] = p.sentinelChannel();
+            if (!channels[i].tryAcquire()) {
+              throw new IllegalStateException("the process is closed: " + p);
+            }
+            fds[i] = channels[i].fd();
+          }
+          case Integer fd -> {
+            if (fd < 0) {
+              throw new IllegalArgumentException("Invalid file descriptor: " + fd);
+            }
+            fds[i] = fd;
+          }
+          case null -> throw new IllegalArgumentException("cannot wait on null");
+          default -> {
+            FdChannel ch = Access.pollChannel(o);
+            if (ch == null) {
+              throw new IllegalArgumentException(
+                  "cannot wait on " + o.getClass().getName() + ": " + o);
+            }
+            channels[i] = ch;
+            ch.acquire();
+            fds[i] = ch.fd();
+          }
+        }
+        if (!seen.add(fds[i])) {
+          throw new IllegalArgumentException(o + " (fd " + fds[i] + ") is already registered");
+        }
+      }
+      return poll(list, channels, fds, timeoutNanos);
+    } finally {
+      for (FdChannel ch : channels) {
+        if (ch != null) {
+          ch.release();
+        }
+      }
+    }
+  }
+
+  private static <T> List<T> poll(List<T> list, FdChannel[] channels, int[] fds, long timeoutNanos)
+      throws IOException, InterruptedException {
+    int n = list.size();
+    long start = System.nanoTime();
+    Scratch s = Scratch.get();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment pfds = arena.allocate(Linux.POLLFD, Math.max(1, n));
+      long size = Linux.POLLFD.byteSize();
+      for (; ; ) {
+        for (int i = 0; i < n; i++) {
+          pfds.set(ValueLayout.JAVA_INT, i * size + Linux.POLLFD_FD, fds[i]);
+          pfds.set(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_EVENTS, Linux.POLLIN);
+          pfds.set(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_REVENTS, (short) 0);
+        }
+        long left =
+            timeoutNanos == Long.MAX_VALUE
+                ? Long.MAX_VALUE
+                : timeoutNanos - (System.nanoTime() - start);
+        long slice = Math.max(0, Math.min(left, SLICE_NANOS));
+        int r = Libc.poll(s.errno, pfds, n, (int) ((slice + 999_999) / 1_000_000));
+        if (r < 0) {
+          int errno = Native.errno(s.errno);
+          if (errno != Linux.EINTR) {
+            throw Errno.exception("poll", errno);
+          }
+        }
+        List<T> ready = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          boolean closed = channels[i] != null && channels[i].isClosed();
+          if (closed || pfds.get(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_REVENTS) != 0) {
+            ready.add(list.get(i));
+          }
+        }
+        if (!ready.isEmpty()) {
+          return ready;
+        }
+        if (Thread.interrupted()) {
+          throw new InterruptedException();
+        }
+        if (left <= slice) {
+          return List.of();
+        }
+      }
+    }
+  }
+}

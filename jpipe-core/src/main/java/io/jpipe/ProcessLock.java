@@ -1,0 +1,287 @@
+package io.jpipe;
+
+import io.jpipe.internal.sync.SharedMutex;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.Lock;
+
+/**
+ * A lock shared by processes (CPython's {@code multiprocessing.Lock}), usable wherever Java code
+ * expects a {@link Lock}: several processes that send on, or receive from, one end of a pipe take
+ * it around each message.
+ *
+ * <pre>{@code
+ * ProcessLock lock = ProcessLock.create();
+ * ChildProcess.of(Demo::consumer, pipe.conn1(), lock).start();   // the child gets the same lock
+ * lock.lock();
+ * try {
+ *   item = conn.recv();
+ * } finally {
+ *   lock.unlock();
+ * }
+ * }</pre>
+ *
+ * <p>It is a robust, process-shared {@code pthread_mutex_t} in a page of shared memory, passed to
+ * child processes as a {@link ChildProcess} argument. It belongs to the thread that locked it, as a
+ * {@link java.util.concurrent.locks.ReentrantLock} does, but it is not reentrant: locking it again
+ * from the holding thread throws {@link IllegalMonitorStateException}, and only the holder may
+ * unlock. Use it from platform threads: a virtual thread may change OS thread between lock and
+ * unlock, so it is refused.
+ *
+ * <h2>A holder that dies</h2>
+ *
+ * <p>If a process (or thread) dies while holding the lock, the others are not deadlocked: the next
+ * {@code lock} succeeds, and {@link #previousOwnerDied()} then returns {@code true} until that
+ * holder unlocks. What the dead holder was doing may be half done (for a pipe: part of a message
+ * may have been read or written), so check it before going on.
+ */
+public final class ProcessLock implements Lock, AutoCloseable {
+  static {
+    io.jpipe.internal.Access.setLockAccess(
+        new io.jpipe.internal.Access.LockAccess() {
+          @Override
+          public SharedMutex mutex(ProcessLock lock) {
+            return lock.mutex;
+          }
+
+          @Override
+          public ProcessLock wrap(SharedMutex mutex) {
+            return new ProcessLock(mutex);
+          }
+        });
+  }
+
+  /** Waits are cut into slices this long, to notice interrupts and close. */
+  private static final long SLICE_NANOS = 50_000_000L;
+
+  private final SharedMutex mutex;
+
+  /** Whether the current hold was taken over from a dead owner. Written by the holder only. */
+  private volatile boolean ownerDied;
+
+  private ProcessLock(SharedMutex mutex) {
+    this.mutex = mutex;
+  }
+
+  /**
+   * Creates a new, unlocked lock.
+   *
+   * @return the lock
+   * @throws IOException if shared memory cannot be had
+   */
+  public static ProcessLock create() throws IOException {
+    return new ProcessLock(SharedMutex.create());
+  }
+
+  /**
+   * Locks, waiting as long as it takes. Interrupts do not stop the wait (the interrupt status is
+   * kept).
+   *
+   * @throws IllegalMonitorStateException if this thread already holds the lock
+   * @throws IllegalStateException if the lock is closed in this process, or called from a virtual
+   *     thread
+   */
+  @Override
+  public void lock() {
+    boolean interrupted = false;
+    try {
+      while (!acquire(System.nanoTime() + SLICE_NANOS)) {
+        if (Thread.interrupted()) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * Locks unless the thread is interrupted (noticed within 50 ms while waiting).
+   *
+   * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalMonitorStateException if this thread already holds the lock
+   */
+  @Override
+  public void lockInterruptibly() throws InterruptedException {
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    while (!acquire(System.nanoTime() + SLICE_NANOS)) {
+      if (Thread.interrupted()) {
+        throw new InterruptedException();
+      }
+    }
+  }
+
+  /**
+   * Locks if the lock is free now.
+   *
+   * @return true if this thread now holds the lock
+   */
+  @Override
+  public boolean tryLock() {
+    checkThread();
+    int r;
+    try {
+      r = mutex.tryLock();
+    } catch (IOException e) {
+      throw closed(e);
+    }
+    return held(r, true);
+  }
+
+  /**
+   * Locks if the lock becomes free within the time given.
+   *
+   * @param time the longest wait
+   * @param unit the unit of {@code time}
+   * @return true if this thread now holds the lock, false if the time ran out
+   * @throws InterruptedException if interrupted before or while waiting
+   */
+  @Override
+  public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    long deadline = System.nanoTime() + Math.max(0, unit.toNanos(time));
+    for (; ; ) {
+      long sliceEnd = Math.min(deadline, System.nanoTime() + SLICE_NANOS);
+      if (acquire(sliceEnd)) {
+        return true;
+      }
+      if (Thread.interrupted()) {
+        throw new InterruptedException();
+      }
+      if (deadline - System.nanoTime() <= 0) {
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Locks if the lock becomes free within {@code timeout}.
+   *
+   * @param timeout the longest wait
+   * @return true if this thread now holds the lock
+   * @throws InterruptedException if interrupted before or while waiting
+   */
+  public boolean tryLock(Duration timeout) throws InterruptedException {
+    return tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Unlocks.
+   *
+   * @throws IllegalMonitorStateException if this thread does not hold the lock
+   */
+  @Override
+  public void unlock() {
+    checkThread();
+    boolean died = ownerDied;
+    ownerDied = false;
+    int r;
+    try {
+      r = mutex.unlock();
+    } catch (IOException e) {
+      throw closed(e);
+    }
+    if (r == SharedMutex.NOT_OWNER) {
+      ownerDied = died;
+      throw new IllegalMonitorStateException("this thread does not hold the lock");
+    }
+    if (r != SharedMutex.OK) {
+      throw new IllegalStateException("pthread_mutex_unlock failed: error " + r);
+    }
+  }
+
+  /**
+   * Whether this thread's current hold was taken over from a holder that died while holding the
+   * lock. True from that {@code lock} until the matching {@code unlock}; the state the dead holder
+   * protected may be half updated.
+   *
+   * @return true if the previous holder died holding the lock
+   */
+  public boolean previousOwnerDied() {
+    return ownerDied;
+  }
+
+  /**
+   * Not supported: a condition would have to be shared by processes too.
+   *
+   * @return never
+   * @throws UnsupportedOperationException always
+   */
+  @Override
+  public Condition newCondition() {
+    throw new UnsupportedOperationException("ProcessLock has no conditions");
+  }
+
+  /**
+   * Releases this process's mapping of the lock. The lock lives on in processes that still have it;
+   * here it can no longer be used. Also done when the lock is garbage-collected.
+   */
+  @Override
+  public void close() {
+    mutex.close();
+  }
+
+  @Override
+  public String toString() {
+    return "ProcessLock[" + (mutex.isClosed() ? "closed" : "fd=" + mutex.channel().fd()) + "]";
+  }
+
+  /** One timed attempt; true if held now. */
+  private boolean acquire(long deadlineNanos) {
+    checkThread();
+    int r;
+    try {
+      r = mutex.lockUntil(deadlineNanos);
+    } catch (IOException e) {
+      throw closed(e);
+    }
+    return held(r, false);
+  }
+
+  private boolean held(int r, boolean trying) {
+    switch (r) {
+      case SharedMutex.OK -> {
+        ownerDied = false;
+        return true;
+      }
+      case SharedMutex.OWNER_DIED -> {
+        ownerDied = true;
+        return true;
+      }
+      case SharedMutex.BUSY -> {
+        return false;
+      }
+      case SharedMutex.DEADLOCK -> {
+        if (trying) {
+          return false;
+        }
+        throw new IllegalMonitorStateException(
+            "this thread already holds the lock (ProcessLock is not reentrant)");
+      }
+      default -> throw new IllegalStateException("pthread mutex error " + r);
+    }
+  }
+
+  private static void checkThread() {
+    if (Thread.currentThread().isVirtual()) {
+      throw new IllegalStateException(
+          "ProcessLock belongs to OS threads: use it from a platform thread, not a virtual one");
+    }
+  }
+
+  private static RuntimeException closed(IOException e) {
+    if (e instanceof java.nio.channels.ClosedChannelException) {
+      return new IllegalStateException("the lock is closed in this process", e);
+    }
+    return new UncheckedIOException(e);
+  }
+}

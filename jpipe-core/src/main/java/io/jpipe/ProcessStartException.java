@@ -1,0 +1,35 @@
+package io.jpipe;
+
+import java.io.IOException;
+import java.io.Serial;
+
+/**
+ * A child JVM did not get to run its task: its JVM failed to boot (a bad option, say), it could not
+ * decode its task (a class missing from its class path), or it did not come up in time.
+ */
+public class ProcessStartException extends IOException {
+  @Serial private static final long serialVersionUID = 1L;
+
+  /** The child's exit code, if it exited. */
+  private final int exitCode;
+
+  /**
+   * Creates the exception.
+   *
+   * @param message what happened
+   * @param exitCode the child's exit code
+   */
+  public ProcessStartException(String message, int exitCode) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+
+  /**
+   * The child's exit code (CPython's convention: minus the signal if one killed it).
+   *
+   * @return the exit code
+   */
+  public int exitCode() {
+    return exitCode;
+  }
+}

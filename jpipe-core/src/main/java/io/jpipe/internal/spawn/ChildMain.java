@@ -1,0 +1,137 @@
+package io.jpipe.internal.spawn;
+
+import io.jpipe.ChildProcess;
+import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Linux;
+import java.io.ByteArrayInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The main class of a child JVM (CPython's {@code spawn_main}).
+ *
+ * <p>Arguments: the bootstrap memfd, the status pipe, and the first inherited descriptor. It reads
+ * and decodes the {@link Bootstrap}, tells the parent through the status pipe that it is ready (an
+ * empty message) or why it cannot start (a message with the error), closes both, and runs the
+ * target. Reading goes through {@code /proc/self/fd}, so no native call is linked before the target
+ * needs one.
+ *
+ * <p>Exit status as in CPython: 0 when the target returns, 1 after an uncaught exception (printed
+ * as {@code Process NAME:} and the stack trace), N after {@code System.exit(N)}, and death by
+ * SIGTERM is reported as such (the JVM's SIGTERM handler is reset to the default action).
+ */
+public final class ChildMain {
+  private ChildMain() {}
+
+  /**
+   * Runs in the child JVM.
+   *
+   * @param args bootstrap fd, status fd, first inherited fd
+   * @throws Throwable whatever the target throws, after reporting it
+   */
+  public static void main(String[] args) throws Throwable {
+    int bootFd = Integer.parseInt(args[0]);
+    int statusFd = Integer.parseInt(args[1]);
+    int firstFd = Integer.parseInt(args[2]);
+    resetSigterm(); // before "ready": the parent may terminate us as soon as start() returns
+    Bootstrap boot;
+    try (OutputStream status = new FileOutputStream("/proc/self/fd/" + statusFd)) {
+      try {
+        byte[] bytes = Files.readAllBytes(Path.of("/proc/self/fd/" + bootFd));
+        try (SpawnInput in = new SpawnInput(new ByteArrayInputStream(bytes), firstFd)) {
+          boot = (Bootstrap) in.readObject();
+        }
+      } catch (Throwable t) {
+        StringWriter trace = new StringWriter();
+        t.printStackTrace(new PrintWriter(trace));
+        writeMessage(status, trace.toString().getBytes(StandardCharsets.UTF_8));
+        status.flush();
+        System.exit(1);
+        return;
+      }
+      writeMessage(status, new byte[0]);
+    }
+    closeQuietly(bootFd);
+    closeQuietly(statusFd);
+    System.setProperty(ChildProcess.NAME_PROPERTY, boot.name());
+    System.setProperty(ChildProcess.DAEMON_PROPERTY, Boolean.toString(boot.daemon()));
+    if (boot.daemon()) {
+      ParentWatch.start(boot.parentPid());
+    }
+    String name = boot.name();
+    Thread.currentThread()
+        .setUncaughtExceptionHandler(
+            (thread, e) -> {
+              System.err.println("Process " + name + ":");
+              e.printStackTrace();
+            });
+    Targets.invoke(boot.target(), boot.args());
+  }
+
+  /** A status message, framed as every jpipe message: 4-byte big-endian length, payload. */
+  private static void writeMessage(OutputStream out, byte[] payload) throws IOException {
+    int n = payload.length;
+    out.write(new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n});
+    out.write(payload);
+  }
+
+  private static void closeQuietly(int fd) {
+    Libc.close(Scratch.get().errno, fd);
+  }
+
+  /**
+   * The JVM turns SIGTERM into an orderly exit with code 143; a CPython child dies of the signal,
+   * and its parent reports -15. Give SIGTERM back its default action (through sun.misc.Signal,
+   * reflectively: the JVM's supported way to change a handler, which javac warns about when used
+   * directly).
+   */
+  private static void resetSigterm() {
+    try {
+      Class<?> signal = Class.forName("sun.misc.Signal");
+      Class<?> handler = Class.forName("sun.misc.SignalHandler");
+      Object term = signal.getConstructor(String.class).newInstance("TERM");
+      Object dfl = handler.getField("SIG_DFL").get(null);
+      signal.getMethod("handle", signal, handler).invoke(null, term, dfl);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      System.err.println("jpipe: could not reset SIGTERM to its default action: " + e);
+    }
+  }
+
+  /** Kills a daemon child as soon as its parent is gone (even by SIGKILL). */
+  static final class ParentWatch {
+    private ParentWatch() {}
+
+    static void start(long parentPid) {
+      Thread t = new Thread(() -> watch((int) parentPid), "jpipe-parent-watch");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    private static void watch(int parentPid) {
+      Scratch s = Scratch.get();
+      int pidfd = Libc.pidfdOpen(s.errno, parentPid, 0);
+      if (pidfd < 0 || Libc.getppid() != parentPid) {
+        Runtime.getRuntime().halt(1); // the parent is already gone
+      }
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment p = arena.allocate(Linux.POLLFD);
+        p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, pidfd);
+        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, Linux.POLLIN);
+        while (Libc.poll(s.errno, p, 1, -1) <= 0) {
+          // EINTR: poll again
+        }
+      }
+      Runtime.getRuntime().halt(1);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+package io.jpipe.internal.spawn;
+
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Native;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.IntConsumer;
+
+/**
+ * Reaps every child the moment it exits, so there is never a zombie, and reports its exit status.
+ *
+ * <p>One daemon thread polls the children's pidfds (and an eventfd that announces new children);
+ * when a pidfd turns readable it calls {@code waitpid}. It holds a use count on each pidfd until
+ * the child is reaped, so the pidfd (which is also the public sentinel) is never closed under it.
+ * The JDK's own {@code ProcessHandle.onExit} does not reap processes it did not start.
+ */
+public final class Reaper {
+  /** A child being watched. */
+  private record Watched(int pid, FdChannel pidfd, IntConsumer onExit) {}
+
+  private static Reaper instance;
+
+  private final int wakeFd;
+  private final ConcurrentLinkedQueue<Watched> added = new ConcurrentLinkedQueue<>();
+
+  private Reaper(int wakeFd) {
+    this.wakeFd = wakeFd;
+  }
+
+  /**
+   * The process's reaper, started on first use.
+   *
+   * @return the reaper
+   * @throws IOException if its eventfd cannot be created
+   */
+  public static synchronized Reaper get() throws IOException {
+    if (instance == null) {
+      Scratch s = Scratch.get();
+      int efd = Libc.eventfd(s.errno, 0, Linux.EFD_CLOEXEC | Linux.EFD_NONBLOCK);
+      if (efd < 0) {
+        throw Errno.exception("eventfd", Native.errno(s.errno));
+      }
+      Reaper r = new Reaper(efd);
+      Thread t = new Thread(r::run, "jpipe-reaper");
+      t.setDaemon(true);
+      t.start();
+      instance = r;
+    }
+    return instance;
+  }
+
+  /**
+   * Watches a child until it exits, then reaps it and calls {@code onExit} with its status: the
+   * exit code, or minus the signal that killed it.
+   *
+   * @param pid the child
+   * @param pidfd its pidfd (kept open while watched)
+   * @param onExit called once, on the reaper thread
+   * @throws IOException if the pidfd is already closed
+   */
+  public void watch(int pid, FdChannel pidfd, IntConsumer onExit) throws IOException {
+    pidfd.acquire();
+    added.add(new Watched(pid, pidfd, onExit));
+    Scratch s = Scratch.get();
+    s.word.set(ValueLayout.JAVA_LONG, 0, 1L);
+    Libc.write(s.errno, wakeFd, s.word, 8);
+  }
+
+  private void run() {
+    List<Watched> watching = new ArrayList<>();
+    Scratch s = Scratch.get();
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
+      MemorySegment fds = arena.allocate(Linux.POLLFD, 64);
+      for (; ; ) {
+        for (Watched w; (w = added.poll()) != null; ) {
+          watching.add(w);
+        }
+        int n = watching.size() + 1;
+        if (fds.byteSize() < n * Linux.POLLFD.byteSize()) {
+          fds = arena.allocate(Linux.POLLFD, 2L * n);
+        }
+        set(fds, 0, wakeFd);
+        for (int i = 0; i < watching.size(); i++) {
+          set(fds, i + 1, watching.get(i).pidfd().fd());
+        }
+        int r = Libc.poll(s.errno, fds, n, -1);
+        if (r < 0) {
+          continue; // EINTR
+        }
+        if (revents(fds, 0) != 0) {
+          Libc.read(s.errno, wakeFd, s.word, 8); // drain; non-blocking
+        }
+        for (int i = watching.size() - 1; i >= 0; i--) {
+          if (revents(fds, i + 1) == 0) {
+            continue;
+          }
+          Watched w = watching.get(i);
+          int got = Libc.waitpid(s.errno, w.pid(), status, Linux.WNOHANG);
+          if (got == 0) {
+            continue; // readable but not yet reapable: poll again
+          }
+          int code;
+          if (got == w.pid()) {
+            int st = status.get(ValueLayout.JAVA_INT, 0);
+            code = Linux.exited(st) ? Linux.exitStatus(st) : -Linux.termSignal(st);
+          } else {
+            code = Integer.MIN_VALUE; // reaped by someone else (ECHILD): status unknown
+          }
+          watching.remove(i);
+          w.pidfd().release();
+          w.onExit().accept(code);
+        }
+      }
+    }
+  }
+
+  private static void set(MemorySegment fds, int i, int fd) {
+    long at = i * Linux.POLLFD.byteSize();
+    fds.set(ValueLayout.JAVA_INT, at + Linux.POLLFD_FD, fd);
+    fds.set(ValueLayout.JAVA_SHORT, at + Linux.POLLFD_EVENTS, Linux.POLLIN);
+    fds.set(ValueLayout.JAVA_SHORT, at + Linux.POLLFD_REVENTS, (short) 0);
+  }
+
+  private static short revents(MemorySegment fds, int i) {
+    return fds.get(ValueLayout.JAVA_SHORT, i * Linux.POLLFD.byteSize() + Linux.POLLFD_REVENTS);
+  }
+}
