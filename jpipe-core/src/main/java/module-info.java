@@ -5,6 +5,7 @@
 module io.jpipe {
   exports io.jpipe;
   exports io.jpipe.codec;
+  exports io.jpipe.net;
 
   requires jdk.unsupported; // sun.misc.Signal, used reflectively by the child bootstrap
 }

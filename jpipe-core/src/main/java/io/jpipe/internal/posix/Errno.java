@@ -44,6 +44,7 @@ public final class Errno {
           Map.entry(Linux.ETIMEDOUT, "ETIMEDOUT"),
           Map.entry(Linux.ECONNREFUSED, "ECONNREFUSED"),
           Map.entry(Linux.EHOSTUNREACH, "EHOSTUNREACH"),
+          Map.entry(Linux.EALREADY, "EALREADY"),
           Map.entry(Linux.EINPROGRESS, "EINPROGRESS"),
           Map.entry(Linux.EOWNERDEAD, "EOWNERDEAD"),
           Map.entry(Linux.ENOTRECOVERABLE, "ENOTRECOVERABLE"));

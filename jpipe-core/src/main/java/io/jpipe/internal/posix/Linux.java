@@ -41,6 +41,7 @@ public final class Linux {
   public static final int ETIMEDOUT = 110;
   public static final int ECONNREFUSED = 111;
   public static final int EHOSTUNREACH = 113;
+  public static final int EALREADY = 114;
   public static final int EINPROGRESS = 115;
   public static final int EOWNERDEAD = 130;
   public static final int ENOTRECOVERABLE = 131;
@@ -49,6 +50,8 @@ public final class Linux {
   public static final int F_GETFD = 1;
   public static final int F_SETFD = 2;
   public static final int F_GETFL = 3;
+  public static final int F_SETFL = 4;
+  public static final int F_DUPFD_CLOEXEC = 1030;
   public static final int F_SETPIPE_SZ = 1031;
   public static final int F_GETPIPE_SZ = 1032;
   public static final int FD_CLOEXEC = 1;

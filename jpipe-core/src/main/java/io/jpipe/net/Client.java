@@ -1,0 +1,159 @@
+package io.jpipe.net;
+
+import io.jpipe.Connection;
+import io.jpipe.codec.Codec;
+import io.jpipe.internal.Access;
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.net.Handshake;
+import io.jpipe.internal.net.Sockets;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Connects to a {@link Listener}, jpipe's or CPython's (CPython's {@code
+ * multiprocessing.connection.Client}).
+ *
+ * <pre>{@code
+ * try (Connection conn = Client.connect(Address.parse("unix:/run/app.sock"), key)) {
+ *   conn.sendBytes(request);
+ *   byte[] reply = conn.recvBytes();
+ * }
+ * }</pre>
+ *
+ * <p>With a key, the client answers the listener's challenge and then challenges it (mutual
+ * authentication, as CPython). A key of {@code null} means no authentication, an empty key
+ * authenticates with the empty key.
+ */
+public final class Client {
+  private Client() {}
+
+  /**
+   * Connects without authentication.
+   *
+   * @param address where to connect
+   * @return the connection
+   * @throws IOException if the connection fails
+   */
+  public static Connection connect(Address address) throws IOException {
+    return builder(address).connect();
+  }
+
+  /**
+   * Connects and authenticates.
+   *
+   * @param address where to connect
+   * @param authkey the shared key (empty allowed), or null for no authentication
+   * @return the connection, authenticated both ways
+   * @throws AuthenticationException if the handshake fails
+   * @throws IOException if the connection fails ({@link java.net.ConnectException} when nobody
+   *     listens)
+   */
+  public static Connection connect(Address address, byte[] authkey) throws IOException {
+    return builder(address).authkey(authkey).connect();
+  }
+
+  /**
+   * A builder for the other options.
+   *
+   * @param address where to connect
+   * @return a builder with the defaults
+   */
+  public static Builder builder(Address address) {
+    return new Builder(address);
+  }
+
+  /** Options of a connection. */
+  public static final class Builder {
+    private final Address address;
+    private byte[] authkey;
+    private String digest = "sha256";
+    private Codec codec = Codec.javaSerialization();
+    private Duration connectTimeout;
+    private Duration handshakeTimeout = Listener.DEFAULT_HANDSHAKE_TIMEOUT;
+
+    private Builder(Address address) {
+      this.address = Objects.requireNonNull(address, "address");
+    }
+
+    /**
+     * The shared key: null (default) for none, empty to authenticate with the empty key.
+     *
+     * @param authkey the key, copied
+     * @return this
+     */
+    public Builder authkey(byte[] authkey) {
+      this.authkey = authkey == null ? null : authkey.clone();
+      return this;
+    }
+
+    /**
+     * The digest proposed in our challenge ({@code sha256} by default).
+     *
+     * @param digest one of {@code md5, sha256, sha384, sha3_256, sha3_384}
+     * @return this
+     */
+    public Builder digest(String digest) {
+      if (!Handshake.isAllowedDigest(digest)) {
+        throw new IllegalArgumentException("unsupported digest: " + digest);
+      }
+      this.digest = digest;
+      return this;
+    }
+
+    /**
+     * The codec of the connection (Java serialization by default).
+     *
+     * @param codec the codec
+     * @return this
+     */
+    public Builder codec(Codec codec) {
+      this.codec = Objects.requireNonNull(codec, "codec");
+      return this;
+    }
+
+    /**
+     * How long connecting may take (no limit by default, as CPython).
+     *
+     * @param timeout the limit
+     * @return this
+     */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * How long the authentication handshake may take (10 s by default).
+     *
+     * @param timeout the limit
+     * @return this
+     */
+    public Builder handshakeTimeout(Duration timeout) {
+      this.handshakeTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * Connects (and authenticates, with a key).
+     *
+     * @return the connection
+     * @throws IOException as {@link Client#connect(Address, byte[])}
+     */
+    public Connection connect() throws IOException {
+      long connectNanos = connectTimeout == null ? Long.MAX_VALUE : connectTimeout.toNanos();
+      FdChannel ch = Sockets.connect(address, connectNanos);
+      if (authkey != null) {
+        try {
+          Handshake.connect(
+              ch, authkey, digest, FdChannel.deadlineAfter(handshakeTimeout.toNanos()));
+        } catch (AuthenticationException e) {
+          Fds.closeQuietly(ch);
+          throw e;
+        }
+      }
+      return Access.connections().newConnection(ch, true, true, codec);
+    }
+  }
+}

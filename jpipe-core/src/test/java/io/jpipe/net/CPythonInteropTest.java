@@ -1,0 +1,159 @@
+package io.jpipe.net;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.jpipe.CPython;
+import io.jpipe.Connection;
+import io.jpipe.TestSupport;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * jpipe against live CPython interpreters (3.11 always; 3.12 and 3.13 when pyenv has them): CPython
+ * Client to jpipe Listener and jpipe Client to CPython Listener, over a Unix path, an abstract name
+ * and TCP, with bytes both ways (empty, 16385 bytes, 16 MiB...) and wrong keys in each direction.
+ * Python objects go both ways in the jpipe-pickle module's tests.
+ */
+class CPythonInteropTest {
+  static final byte[] KEY = "interop secret".getBytes(StandardCharsets.UTF_8);
+  static final String KEY_HEX = HexFormat.of().formatHex(KEY);
+
+  @TempDir static Path dir;
+
+  static Stream<Arguments> peers() {
+    List<Arguments> out = new ArrayList<>();
+    for (CPython py : CPython.versions()) {
+      for (String kind : List.of("unix", "abstract", "tcp")) {
+        out.add(Arguments.of(py, kind));
+      }
+    }
+    return out.stream();
+  }
+
+  private static int n;
+
+  private static synchronized Address address(String kind) {
+    n++;
+    return switch (kind) {
+      case "unix" -> Address.unix(dir.resolve("s" + n));
+      case "abstract" ->
+          Address.abstractUnix("jpipe-interop-" + ProcessHandle.current().pid() + "-" + n);
+      default -> Address.tcp("127.0.0.1", 0);
+    };
+  }
+
+  /** The exchange with cpython_peer.py's echo-bytes scenario, from the jpipe side. */
+  private static void exchangeBytes(Connection conn) throws Exception {
+    List<byte[]> sent = new ArrayList<>();
+    for (int size : List.of(0, 16385, 16 << 20, 1, 4)) {
+      sent.add(TestSupport.payload(size, size));
+    }
+    CompletableFuture<Object> sender =
+        TestSupport.async(
+            () -> {
+              for (byte[] m : sent) {
+                conn.sendBytes(m);
+              }
+              return null;
+            });
+    for (byte[] m : sent) {
+      assertArrayEquals(m, conn.recvBytes(), "echo of " + m.length + " bytes");
+    }
+    TestSupport.await(sender);
+    conn.sendBytes("STOP".getBytes(StandardCharsets.US_ASCII));
+    for (int i = 0; i < CPython.SIZES.size(); i++) {
+      int size = CPython.SIZES.get(i);
+      assertArrayEquals(
+          CPython.generated(size, i), conn.recvBytes(), "python's " + size + " bytes");
+    }
+    assertEquals("DONE", new String(conn.recvBytes(), StandardCharsets.US_ASCII));
+  }
+
+  @ParameterizedTest(name = "{0} client, {1}")
+  @MethodSource("peers")
+  void cpythonClientToJpipeListener(CPython py, String kind) throws Exception {
+    try (Listener listener = Listener.open(address(kind), KEY);
+        CPython.Peer peer =
+            py.run(
+                "cpython_peer.py",
+                "connect",
+                listener.address().toString(),
+                KEY_HEX,
+                "echo-bytes")) {
+      try (Connection conn = listener.accept()) {
+        exchangeBytes(conn);
+      }
+      peer.assertOk();
+    }
+  }
+
+  @ParameterizedTest(name = "{0} listener, {1}")
+  @MethodSource("peers")
+  void jpipeClientToCPythonListener(CPython py, String kind) throws Exception {
+    try (CPython.Peer peer =
+        py.run("cpython_peer.py", "listen", address(kind).toString(), KEY_HEX, "echo-bytes")) {
+      Address where = Address.parse(peer.readLine());
+      try (Connection conn = Client.connect(where, KEY)) {
+        exchangeBytes(conn);
+      }
+      peer.assertOk();
+    }
+  }
+
+  @ParameterizedTest(name = "{0}, {1}")
+  @MethodSource("peers")
+  void wrongKeysFailInBothDirections(CPython py, String kind) throws Exception {
+    byte[] wrong = "not the key".getBytes(StandardCharsets.UTF_8);
+    try (Listener listener = Listener.open(address(kind), wrong);
+        CPython.Peer peer =
+            py.run(
+                "cpython_peer.py",
+                "connect",
+                listener.address().toString(),
+                KEY_HEX,
+                "expect-auth-failure")) {
+      assertThrows(AuthenticationException.class, listener::accept);
+      peer.assertOk();
+    }
+    try (CPython.Peer peer =
+        py.run(
+            "cpython_peer.py",
+            "listen",
+            address(kind).toString(),
+            KEY_HEX,
+            "expect-auth-failure")) {
+      Address where = Address.parse(peer.readLine());
+      assertThrows(AuthenticationException.class, () -> Client.connect(where, wrong));
+      peer.assertOk();
+    }
+  }
+
+  @ParameterizedTest(name = "{0}, {1}")
+  @MethodSource("peers")
+  void noKeyOnEitherSide(CPython py, String kind) throws Exception {
+    try (Listener listener = Listener.open(address(kind));
+        CPython.Peer peer =
+            py.run(
+                "cpython_peer.py",
+                "connect",
+                listener.address().toString(),
+                "none",
+                "echo-bytes")) {
+      try (Connection conn = listener.accept()) {
+        exchangeBytes(conn);
+      }
+      peer.assertOk();
+    }
+  }
+}
