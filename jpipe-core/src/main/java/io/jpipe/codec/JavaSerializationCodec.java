@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.io.Serial;
 import java.io.Serializable;
 import java.io.StreamCorruptedException;
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
 /**
@@ -27,6 +28,15 @@ import java.util.Objects;
  * <p>Decoding errors are {@link IOException}s that never look like end of file: an empty or cut-off
  * encoding is a {@link StreamCorruptedException}, an unknown class an {@link
  * InvalidClassException}.
+ *
+ * <h2>Compact forms</h2>
+ *
+ * <p>{@code null} and single {@link Boolean}, {@link Integer}, {@link Long}, {@link Double}, {@link
+ * String} and {@code byte[]} values, the bulk of small messages, are written in a compact form of a
+ * tag byte and the value (an {@code Integer} is 5 bytes, not 81), which skips the cost of a whole
+ * serialization stream at both ends. They decode to equal objects of the same classes, and still
+ * pass through your filter and the JVM-wide one. A full serialization stream starts with {@code AC
+ * ED}; the compact tags are small numbers, so the two never meet.
  */
 public final class JavaSerializationCodec implements Codec, Serializable {
   @Serial private static final long serialVersionUID = 1L;
@@ -80,11 +90,136 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     return new JavaSerializationCodec(maxDepth, maxReferences, null);
   }
 
+  // Compact tags; a serialization stream starts with STREAM_MAGIC's first byte, 0xAC.
+  private static final int T_NULL = 1;
+  private static final int T_TRUE = 2;
+  private static final int T_FALSE = 3;
+  private static final int T_INT = 4;
+  private static final int T_LONG = 5;
+  private static final int T_DOUBLE = 6;
+  private static final int T_STRING = 7;
+  private static final int T_BYTES = 8;
+  private static final int T_STREAM = 0xAC;
+
   @Override
   public void encode(Object value, OutputStream out) throws IOException {
-    ObjectOutputStream oos = new ObjectOutputStream(out);
-    oos.writeObject(value);
-    oos.flush();
+    switch (value) {
+      case null -> out.write(T_NULL);
+      case Boolean b -> out.write(b ? T_TRUE : T_FALSE);
+      case Integer i -> {
+        out.write(T_INT);
+        writeBigEndian(out, i, 4);
+      }
+      case Long l -> {
+        out.write(T_LONG);
+        writeBigEndian(out, l, 8);
+      }
+      case Double d -> {
+        out.write(T_DOUBLE);
+        writeBigEndian(out, Double.doubleToRawLongBits(d), 8);
+      }
+      case String str when !hasLoneSurrogate(str) -> {
+        out.write(T_STRING);
+        out.write(str.getBytes(StandardCharsets.UTF_8));
+      }
+      case byte[] bytes -> {
+        out.write(T_BYTES);
+        out.write(bytes);
+      }
+      default -> {
+        ObjectOutputStream oos = new ObjectOutputStream(out);
+        oos.writeObject(value);
+        oos.flush();
+      }
+    }
+  }
+
+  private static void writeBigEndian(OutputStream out, long v, int bytes) throws IOException {
+    for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+      out.write((int) (v >>> shift));
+    }
+  }
+
+  private static long readBigEndian(byte[] b, int off, int bytes) {
+    long v = 0;
+    for (int i = 0; i < bytes; i++) {
+      v = (v << 8) | (b[off + i] & 0xff);
+    }
+    return v;
+  }
+
+  /** UTF-8 cannot carry a lone surrogate; such strings take the serialization path. */
+  private static boolean hasLoneSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c)) {
+        if (i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+        } else {
+          return true;
+        }
+      } else if (Character.isLowSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private Object decodeCompact(byte[] m, int off, int length) throws IOException {
+    int tag = m[off] & 0xff;
+    int body = length - 1;
+    int expected =
+        switch (tag) {
+          case T_NULL, T_TRUE, T_FALSE -> 0;
+          case T_INT -> 4;
+          case T_LONG, T_DOUBLE -> 8;
+          case T_STRING, T_BYTES -> body;
+          default ->
+              throw new StreamCorruptedException(
+                  "not an encoded object: first byte 0x" + Integer.toHexString(tag));
+        };
+    if (body != expected) {
+      throw new StreamCorruptedException(
+          "compact value with tag " + tag + " has " + body + " bytes, expected " + expected);
+    }
+    Object v =
+        switch (tag) {
+          case T_NULL -> null;
+          case T_TRUE -> Boolean.TRUE;
+          case T_FALSE -> Boolean.FALSE;
+          case T_INT -> (int) readBigEndian(m, off + 1, 4);
+          case T_LONG -> readBigEndian(m, off + 1, 8);
+          case T_DOUBLE -> Double.longBitsToDouble(readBigEndian(m, off + 1, 8));
+          case T_STRING -> new String(m, off + 1, body, StandardCharsets.UTF_8);
+          default -> java.util.Arrays.copyOfRange(m, off + 1, off + length);
+        };
+    if (v != null && (userFilter != null || ObjectInputFilter.Config.getSerialFilter() != null)) {
+      ObjectInputFilter.Status status =
+          filterFor(length).checkInput(new Info(v.getClass(), length));
+      if (status == ObjectInputFilter.Status.REJECTED) {
+        throw new InvalidClassException(v.getClass().getName(), "filter status: REJECTED");
+      }
+    }
+    return v;
+  }
+
+  /** What a filter is shown for a compact value. */
+  private record Info(Class<?> serialClass, long streamBytes)
+      implements ObjectInputFilter.FilterInfo {
+    @Override
+    public long arrayLength() {
+      return serialClass == byte[].class ? streamBytes - 1 : -1;
+    }
+
+    @Override
+    public long depth() {
+      return 1;
+    }
+
+    @Override
+    public long references() {
+      return 1;
+    }
   }
 
   @Override
@@ -93,6 +228,9 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     if (length == 0) {
       throw new StreamCorruptedException(
           "empty message: it holds no encoded object (was it sent with sendBytes?)");
+    }
+    if ((message[offset] & 0xff) != T_STREAM) {
+      return decodeCompact(message, offset, length);
     }
     ObjectInputFilter filter = filterFor(length);
     try (ObjectInputStream in =

@@ -52,6 +52,68 @@ class JavaSerializationCodecTest {
   }
 
   @Test
+  void commonValuesTakeTheCompactFormAndRoundTrip() throws IOException {
+    Codec c = Codec.javaSerialization();
+    Object[] values = {
+      null,
+      true,
+      false,
+      0,
+      -1,
+      Integer.MIN_VALUE,
+      Long.MAX_VALUE,
+      -0.0,
+      Double.NaN,
+      2.5,
+      "",
+      "ascii",
+      "ünïcödé 🎉",
+      new byte[0],
+      new byte[] {1, 2, 3}
+    };
+    for (Object v : values) {
+      byte[] b = encode(c, v);
+      assertTrue(b.length <= 9 || v instanceof String || v instanceof byte[], "compact: " + v);
+      assertTrue(b[0] != (byte) 0xAC, "not a serialization stream: " + v);
+      Object back = c.decode(b, 0, b.length);
+      if (v instanceof byte[] bytes) {
+        assertTrue(Arrays.equals(bytes, (byte[]) back));
+      } else {
+        assertEquals(v, back);
+        assertEquals(v == null ? null : v.getClass(), back == null ? null : back.getClass());
+      }
+    }
+    assertEquals(5, encode(c, 1729).length);
+    String lone = "bad \uD800 surrogate";
+    byte[] b = encode(c, lone);
+    assertEquals((byte) 0xAC, b[0], "a lone surrogate takes the serialization path");
+    assertEquals(lone, c.decode(b, 0, b.length));
+  }
+
+  @Test
+  void malformedCompactFormsAreCorrupt() {
+    Codec c = Codec.javaSerialization();
+    for (byte[] bad :
+        new byte[][] {
+          {4, 0, 0, 0}, {4, 0, 0, 0, 0, 0}, {1, 0}, {5}, {0x7f}, {6, 1, 2, 3, 4, 5, 6, 7}
+        }) {
+      assertThrows(
+          StreamCorruptedException.class, () -> c.decode(bad, 0, bad.length), Arrays.toString(bad));
+    }
+  }
+
+  @Test
+  void filtersApplyToCompactValuesToo() throws IOException {
+    Codec c =
+        JavaSerializationCodec.withFilter(
+            ObjectInputFilter.Config.createFilter("!java.lang.Integer"));
+    byte[] b = encode(c, 7);
+    assertThrows(InvalidClassException.class, () -> c.decode(b, 0, b.length));
+    byte[] s = encode(c, "fine");
+    assertEquals("fine", c.decode(s, 0, s.length));
+  }
+
+  @Test
   void anArrayLongerThanItsMessageIsRefusedBeforeAllocation() throws IOException {
     Codec c = Codec.javaSerialization();
     byte[] whole = encode(c, new int[50_000_000]); // 200 MB of zeros on the wire
@@ -110,7 +172,7 @@ class JavaSerializationCodecTest {
   void emptyOrCutShortEncodingsAreCorruptNotEndOfFile() throws IOException {
     Codec c = Codec.javaSerialization();
     assertThrows(StreamCorruptedException.class, () -> c.decode(new byte[0], 0, 0));
-    byte[] b = encode(c, "a string that is long enough");
+    byte[] b = encode(c, List.of("a list that is long enough"));
     assertThrows(StreamCorruptedException.class, () -> c.decode(b, 0, b.length - 5));
   }
 
