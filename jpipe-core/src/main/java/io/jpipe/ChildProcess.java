@@ -8,7 +8,6 @@ import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
 import io.jpipe.internal.spawn.ChildLauncher;
-import io.jpipe.internal.spawn.Reaper;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.Serializable;
@@ -159,6 +158,52 @@ public final class ChildProcess {
     void run(A a, B b, C c, D d) throws Exception;
   }
 
+  /**
+   * How a child JVM is started (CPython's start methods).
+   *
+   * <ul>
+   *   <li>{@link #SPAWN}: a new JVM for each child, booted in {@link #start()} (CPython's {@code
+   *       spawn}). Children share the parent's class path; when it holds only jars, jpipe builds a
+   *       JDK AOT cache for children in the background and later children boot from it, much
+   *       faster.
+   *   <li>{@link #WARM}: the child is a spare JVM that jpipe booted and warmed up earlier and that
+   *       waits on a private socketpair (which no other process can reach); {@link #start()} only
+   *       hands it the task and the connection ends, so the child runs within milliseconds
+   *       (CPython's {@code forkserver}). Taking a spare starts its replacement in the background;
+   *       the spare is created on first use, or ahead of time by {@link #prestartWarm}. An idle
+   *       spare costs one idle JVM's memory, and exits with its parent.
+   * </ul>
+   */
+  public enum StartMethod {
+    /** A new JVM per child, booted in start(). */
+    SPAWN,
+    /** A pre-booted spare JVM per child. */
+    WARM
+  }
+
+  private static volatile StartMethod defaultStartMethod = StartMethod.SPAWN;
+
+  /**
+   * Sets the start method of children created from now on (CPython's {@code set_start_method});
+   * {@link StartMethod#SPAWN} by default.
+   *
+   * @param method the method
+   */
+  public static void setDefaultStartMethod(StartMethod method) {
+    defaultStartMethod = Objects.requireNonNull(method, "method");
+  }
+
+  /**
+   * Boots a warm spare now, in the background, for children with these JVM options (CPython's
+   * {@code forkserver.ensure_running}), so that the first {@link StartMethod#WARM} start is fast
+   * too.
+   *
+   * @param jvmOptions the options the children will have
+   */
+  public static void prestartWarm(String... jvmOptions) {
+    io.jpipe.internal.spawn.WarmPool.prestart(List.of(jvmOptions));
+  }
+
   private static final AtomicInteger COUNTER = new AtomicInteger();
   private static final Set<ChildProcess> LIVE = ConcurrentHashMap.newKeySet();
   private static boolean hookInstalled;
@@ -169,6 +214,7 @@ public final class ChildProcess {
   private boolean daemon;
   private final List<String> jvmOptions = new ArrayList<>();
   private Duration startTimeout = Duration.ofSeconds(120);
+  private StartMethod startMethod = defaultStartMethod;
 
   // Guarded by this until started; then written once by start() and the reaper.
   private volatile boolean started;
@@ -293,6 +339,19 @@ public final class ChildProcess {
   }
 
   /**
+   * Chooses how this child starts; the default is {@link #setDefaultStartMethod}'s.
+   *
+   * @param method the start method
+   * @return this
+   * @throws IllegalStateException if already started
+   */
+  public synchronized ChildProcess startMethod(StartMethod method) {
+    checkNotStarted();
+    this.startMethod = Objects.requireNonNull(method, "method");
+    return this;
+  }
+
+  /**
    * How long {@link #start()} waits for the child JVM to come up (default 120 s).
    *
    * @param timeout the longest wait
@@ -350,19 +409,14 @@ public final class ChildProcess {
       throw new IllegalStateException("a daemon process may not start child processes");
     }
     started = true;
-    ChildLauncher.Launched launched = ChildLauncher.launch(name, daemon, target, args, jvmOptions);
+    ChildLauncher.Launched launched =
+        ChildLauncher.launch(
+            name, daemon, target, args, jvmOptions, startMethod == StartMethod.WARM);
     pid = launched.pid();
-    Scratch s = Scratch.get();
-    int fd = Libc.pidfdOpen(s.errno, pid, 0);
-    if (fd < 0) {
-      int errno = Native.errno(s.errno);
-      launched.status().close();
-      throw Errno.exception("pidfd_open " + pid, errno);
-    }
-    pidfd = new FdChannel(fd, FdChannel.Kind.OTHER);
+    pidfd = launched.pidfd();
     installHook();
     LIVE.add(this);
-    Reaper.get().watch(pid, pidfd, this::exited);
+    launched.exit().listen(this::exited);
     awaitReady(launched.status());
   }
 
@@ -377,7 +431,8 @@ public final class ChildProcess {
               name + ": the child JVM did not start within " + startTimeout + "; killed it", -9);
         }
         message = status.recvBytes();
-      } catch (EOFException e) {
+      } catch (EOFException | java.net.SocketException e) {
+        // End of file, or a reset: a warm spare died with our task unread.
         joinQuietly();
         throw new ProcessStartException(
             name

@@ -81,6 +81,7 @@ public final class Linux {
   public static final int MSG_PEEK = 0x2;
   public static final int MSG_DONTWAIT = 0x40;
   public static final int MSG_NOSIGNAL = 0x4000;
+  public static final int MSG_CTRUNC = 0x8;
   public static final int MSG_CMSG_CLOEXEC = 0x40000000;
   public static final int SCM_RIGHTS = 1;
 
@@ -199,6 +200,7 @@ public final class Linux {
   public static final long MSGHDR_IOVLEN = 24;
   public static final long MSGHDR_CONTROL = 32;
   public static final long MSGHDR_CONTROLLEN = 40;
+  public static final long MSGHDR_FLAGS = 48;
 
   /**
    *

@@ -5,6 +5,10 @@ import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Native;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -12,9 +16,20 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Starts a child JVM running {@link ChildMain}: serializes its bootstrap into a memfd, creates its
- * status pipe, and spawns {@code java} with exactly those two descriptors plus the ones of the
- * connections and locks among the arguments.
+ * Starts child JVMs running {@link ChildMain}, in one of two ways.
+ *
+ * <ul>
+ *   <li><b>Spawn</b>: serialize the bootstrap into a memfd, create a status pipe, and spawn {@code
+ *       java} with exactly those two descriptors plus the ones of the connections and locks among
+ *       the arguments (CPython's {@code spawn}).
+ *   <li><b>Warm</b>: hand the bootstrap and the descriptors ({@code SCM_RIGHTS}) to a spare JVM
+ *       that {@link WarmPool} started earlier and that waits, booted and warmed up, on a private
+ *       socketpair (CPython's {@code forkserver}; a socketpair has no address, so no other process
+ *       can reach it).
+ * </ul>
+ *
+ * In both cases the child answers on its status channel: an empty message when ready, the error
+ * when it cannot start, end of file when its JVM died first.
  */
 public final class ChildLauncher {
   private ChildLauncher() {}
@@ -26,70 +41,102 @@ public final class ChildLauncher {
    * A started child.
    *
    * @param pid its pid
-   * @param status the read end of its status pipe: an empty message when it is ready, a message
-   *     with the error when it cannot start, end of file if its JVM died first
+   * @param pidfd its pidfd, watched by the reaper
+   * @param exit where its exit status arrives
+   * @param status its status channel (read it, then close it)
    */
-  public record Launched(int pid, Connection status) {}
+  public record Launched(int pid, FdChannel pidfd, ExitWatch exit, Connection status) {}
 
   /**
-   * Spawns a child JVM.
+   * Starts a child.
    *
    * @param name the process name
    * @param daemon whether it is a daemon
    * @param target the task
    * @param args its arguments
    * @param jvmOptions extra JVM options
+   * @param warm whether to use a warm spare
    * @return the child
-   * @throws IOException if serializing or spawning fails; nothing is left behind
+   * @throws IOException if serializing or starting fails; nothing is left behind
    */
   public static Launched launch(
-      String name, boolean daemon, Object target, Object[] args, List<String> jvmOptions)
+      String name,
+      boolean daemon,
+      Object target,
+      Object[] args,
+      List<String> jvmOptions,
+      boolean warm)
       throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     SpawnOutput out = new SpawnOutput(bytes);
     try {
       out.writeObject(new Bootstrap(name, daemon, ProcessHandle.current().pid(), target, args));
       out.flush();
-      int[] inherited = out.fds();
-      int boot = Spawner.memfd("jpipe-bootstrap", bytes.toByteArray());
-      int[] status;
-      try {
-        status = Fds.pipe();
-      } catch (IOException e) {
-        Fds.closeQuietly(boot);
-        throw e;
-      }
-      int pid;
-      try {
-        int[] fds = new int[2 + inherited.length];
-        fds[0] = boot;
-        fds[1] = status[1];
-        System.arraycopy(inherited, 0, fds, 2, inherited.length);
-        pid = Spawner.spawn(command(jvmOptions), fds);
-      } catch (IOException | RuntimeException e) {
-        Fds.closeQuietly(status[0]);
-        throw e;
-      } finally {
-        Fds.closeQuietly(boot);
-        Fds.closeQuietly(status[1]);
-      }
-      Connection statusEnd =
-          Access.connections()
-              .newConnection(
-                  new FdChannel(status[0], FdChannel.Kind.PIPE),
-                  true,
-                  false,
-                  Codec.javaSerialization());
-      return new Launched(pid, statusEnd);
+      return warm
+          ? WarmPool.assign(jvmOptions, bytes.toByteArray(), out.fds())
+          : spawn(bytes.toByteArray(), out.fds(), jvmOptions);
     } finally {
       out.releaseAll();
     }
   }
 
-  /** The child's command line: this JVM's java, class and module path, native access. */
-  static List<String> command(List<String> jvmOptions) {
+  private static Launched spawn(byte[] bootstrap, int[] inherited, List<String> jvmOptions)
+      throws IOException {
+    int boot = Spawner.memfd("jpipe-bootstrap", bootstrap);
+    int[] status;
+    try {
+      status = Fds.pipe();
+    } catch (IOException e) {
+      Fds.closeQuietly(boot);
+      throw e;
+    }
+    int pid;
+    try {
+      int[] fds = new int[2 + inherited.length];
+      fds[0] = boot;
+      fds[1] = status[1];
+      System.arraycopy(inherited, 0, fds, 2, inherited.length);
+      pid =
+          Spawner.spawn(
+              command(jvmOptions, "3", "4", "5", Integer.toString(inherited.length)), fds);
+    } catch (IOException | RuntimeException e) {
+      Fds.closeQuietly(status[0]);
+      throw e;
+    } finally {
+      Fds.closeQuietly(boot);
+      Fds.closeQuietly(status[1]);
+    }
+    Connection statusEnd =
+        Access.connections()
+            .newConnection(
+                new FdChannel(status[0], FdChannel.Kind.PIPE),
+                true,
+                false,
+                Codec.javaSerialization());
+    ExitWatch exit = new ExitWatch();
+    FdChannel pidfd = watch(pid, exit);
+    return new Launched(pid, pidfd, exit, statusEnd);
+  }
+
+  /** Opens the child's pidfd and hands it to the reaper. */
+  static FdChannel watch(int pid, ExitWatch exit) throws IOException {
+    Scratch s = Scratch.get();
+    int fd = Libc.pidfdOpen(s.errno, pid, 0);
+    if (fd < 0) {
+      throw Errno.exception("pidfd_open " + pid, Native.errno(s.errno));
+    }
+    FdChannel pidfd = new FdChannel(fd, FdChannel.Kind.OTHER);
+    Reaper.get().watch(pid, pidfd, exit);
+    return pidfd;
+  }
+
+  /**
+   * The child's command line: this JVM's java, class and module path, native access, the AOT cache
+   * when there is one, the user's options, then {@link ChildMain} and its arguments.
+   */
+  static List<String> command(List<String> jvmOptions, String... mainArgs) {
     List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add(javaExecutable());
     cmd.addAll(DEFAULT_JVM_OPTIONS);
     Module module = ChildMain.class.getModule();
     String classPath = System.getProperty("java.class.path", "");
@@ -109,6 +156,7 @@ public final class ChildLauncher {
       cmd.add("--add-modules");
       cmd.add("ALL-MODULE-PATH");
     }
+    cmd.addAll(AotCache.options(jvmOptions));
     cmd.addAll(jvmOptions);
     if (module.isNamed()) {
       cmd.add("-m");
@@ -116,9 +164,11 @@ public final class ChildLauncher {
     } else {
       cmd.add(ChildMain.class.getName());
     }
-    cmd.add("3"); // bootstrap memfd
-    cmd.add("4"); // status pipe
-    cmd.add("5"); // first inherited descriptor
+    cmd.addAll(List.of(mainArgs));
     return cmd;
+  }
+
+  static String javaExecutable() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 }

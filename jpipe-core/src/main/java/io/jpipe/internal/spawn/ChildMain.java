@@ -1,6 +1,11 @@
 package io.jpipe.internal.spawn;
 
 import io.jpipe.ChildProcess;
+import io.jpipe.Connection;
+import io.jpipe.codec.Codec;
+import io.jpipe.internal.Access;
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.FdPassing;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
@@ -36,25 +41,26 @@ public final class ChildMain {
   /**
    * Runs in the child JVM.
    *
-   * @param args bootstrap fd, status fd, first inherited fd
+   * @param args {@code BOOT_FD STATUS_FD FIRST_FD COUNT} (spawned), or {@code spare CTL_FD} (warm)
    * @throws Throwable whatever the target throws, after reporting it
    */
   public static void main(String[] args) throws Throwable {
+    resetSigterm(); // before "ready": the parent may terminate us as soon as start() returns
+    if (args[0].equals("spare")) {
+      spare(Integer.parseInt(args[1]));
+      return;
+    }
     int bootFd = Integer.parseInt(args[0]);
     int statusFd = Integer.parseInt(args[1]);
     int firstFd = Integer.parseInt(args[2]);
-    resetSigterm(); // before "ready": the parent may terminate us as soon as start() returns
+    int count = Integer.parseInt(args[3]);
     Bootstrap boot;
     try (OutputStream status = new FileOutputStream("/proc/self/fd/" + statusFd)) {
       try {
         byte[] bytes = Files.readAllBytes(Path.of("/proc/self/fd/" + bootFd));
-        try (SpawnInput in = new SpawnInput(new ByteArrayInputStream(bytes), firstFd)) {
-          boot = (Bootstrap) in.readObject();
-        }
+        boot = decode(bytes, inherited(firstFd, count));
       } catch (Throwable t) {
-        StringWriter trace = new StringWriter();
-        t.printStackTrace(new PrintWriter(trace));
-        writeMessage(status, trace.toString().getBytes(StandardCharsets.UTF_8));
+        writeMessage(status, trace(t));
         status.flush();
         System.exit(1);
         return;
@@ -63,6 +69,65 @@ public final class ChildMain {
     }
     closeQuietly(bootFd);
     closeQuietly(statusFd);
+    become(boot);
+  }
+
+  /**
+   * A warm spare: boot and warm up now, then wait on {@code ctlFd} for a task (descriptors, then
+   * the bootstrap), answer on the same socket, and become the child. End of file while waiting
+   * means the parent no longer needs us.
+   */
+  private static void spare(int ctlFd) throws Throwable {
+    Warmup.run();
+    int[] fds;
+    try {
+      fds = FdPassing.receive(ctlFd);
+    } catch (java.io.EOFException e) {
+      System.exit(0);
+      return;
+    }
+    Connection ctl =
+        Access.connections()
+            .newConnection(
+                new FdChannel(ctlFd, FdChannel.Kind.SOCKET), true, true, Codec.javaSerialization());
+    Bootstrap boot;
+    try {
+      boot = decode(ctl.recvBytes(), fds);
+    } catch (Throwable t) {
+      ctl.sendBytes(trace(t));
+      System.exit(1);
+      return;
+    }
+    ctl.sendBytes(new byte[0]);
+    ctl.close();
+    become(boot);
+  }
+
+  /**
+   * The spawned child's inherited descriptors: {@code first, first + 1, ...}, {@code n} of them.
+   */
+  private static int[] inherited(int first, int n) {
+    int[] fds = new int[n];
+    for (int i = 0; i < n; i++) {
+      fds[i] = first + i;
+    }
+    return fds;
+  }
+
+  private static Bootstrap decode(byte[] bytes, int[] fds) throws Exception {
+    try (SpawnInput in = new SpawnInput(new ByteArrayInputStream(bytes), fds)) {
+      return (Bootstrap) in.readObject();
+    }
+  }
+
+  private static byte[] trace(Throwable t) {
+    StringWriter trace = new StringWriter();
+    t.printStackTrace(new PrintWriter(trace));
+    return trace.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** From here on this JVM is the child: its name, daemon watch, error report, then the task. */
+  private static void become(Bootstrap boot) throws Throwable {
     System.setProperty(ChildProcess.NAME_PROPERTY, boot.name());
     System.setProperty(ChildProcess.DAEMON_PROPERTY, Boolean.toString(boot.daemon()));
     if (boot.daemon()) {

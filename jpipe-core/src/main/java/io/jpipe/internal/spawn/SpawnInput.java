@@ -16,12 +16,18 @@ import java.util.Map;
  * io.jpipe.Connection} or {@link io.jpipe.ProcessLock} on the descriptor the child inherited.
  */
 final class SpawnInput extends ObjectInputStream {
-  private final int firstFd;
+  private final int[] fds;
   private final Map<Integer, Object> live = new HashMap<>();
 
-  SpawnInput(InputStream in, int firstFd) throws IOException {
+  /**
+   * A reader for a bootstrap whose placeholders refer to {@code fds}.
+   *
+   * @param in the serialized bootstrap
+   * @param fds the inherited descriptors, in placeholder order
+   */
+  SpawnInput(InputStream in, int[] fds) throws IOException {
     super(in);
-    this.firstFd = firstFd;
+    this.fds = fds.clone();
     enableResolveObject(true);
   }
 
@@ -38,7 +44,11 @@ final class SpawnInput extends ObjectInputStream {
   }
 
   private Object revive(Inherited inherited) {
-    int fd = firstFd + inherited.index();
+    if (inherited.index() < 0 || inherited.index() >= fds.length) {
+      throw new UncheckedIOException(
+          new java.io.InvalidObjectException("no inherited descriptor #" + inherited.index()));
+    }
+    int fd = fds[inherited.index()];
     return switch (inherited) {
       case Inherited.Connection c ->
           Access.connections()

@@ -1,0 +1,173 @@
+package io.jpipe.internal.spawn;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The JDK 25 AOT cache for child JVMs: classes loaded and linked, and profiles, from a training
+ * run, so a child boots in a fraction of the time.
+ *
+ * <p>Created automatically: the first child started without a cache triggers a training run in the
+ * background ({@link AotTraining} with {@code -XX:AOTCacheOutput}); later children use the cache.
+ * Never stale: the cache's file name is a hash of everything it depends on (the JDK build, every
+ * class and module path entry with its size and modification time, the JVM options), so a rebuilt
+ * jar or another option simply means another cache. The JVM only accepts a class path of jar files
+ * for an AOT cache, so with directories on it (an IDE, Maven's tests) no cache is used.
+ *
+ * <p>Caches live in {@code $XDG_CACHE_HOME/jpipe/aot} (else {@code ~/.cache/jpipe/aot}), a
+ * directory only the user can read; {@code -Djpipe.aot.dir=...} moves it and {@code
+ * -Djpipe.aot=false} turns the cache off.
+ */
+final class AotCache {
+  private AotCache() {}
+
+  /** Bumped when the training or the key changes meaning. */
+  private static final String FORMAT = "jpipe-aot-1";
+
+  private static final Set<Path> TRAINING = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The options that make a child use its AOT cache, or none (and training starts if it can).
+   *
+   * @param jvmOptions the user's options for the child
+   * @return {@code -XX:AOTCache=...}, or nothing
+   */
+  static List<String> options(List<String> jvmOptions) {
+    if (!Boolean.parseBoolean(System.getProperty("jpipe.aot", "true"))) {
+      return List.of();
+    }
+    try {
+      String key = key(jvmOptions);
+      if (key == null) {
+        return List.of();
+      }
+      Path dir = directory();
+      Path cache = dir.resolve("child-" + key + ".aot");
+      if (Files.isRegularFile(cache)) {
+        return List.of("-XX:AOTCache=" + cache);
+      }
+      trainLater(jvmOptions, dir, cache);
+    } catch (IOException | RuntimeException e) {
+      // no cache: children start the slower way
+    }
+    return List.of();
+  }
+
+  /** Where caches live, created private to the user. */
+  static Path directory() throws IOException {
+    String configured = System.getProperty("jpipe.aot.dir");
+    Path dir;
+    if (configured != null) {
+      dir = Path.of(configured);
+    } else {
+      String xdg = System.getenv("XDG_CACHE_HOME");
+      Path base =
+          xdg != null && !xdg.isEmpty()
+              ? Path.of(xdg)
+              : Path.of(System.getProperty("user.home"), ".cache");
+      dir = base.resolve("jpipe").resolve("aot");
+    }
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(
+          dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    }
+    return dir;
+  }
+
+  /** A hash of everything a child cache depends on, or null if no cache can be used. */
+  static String key(List<String> jvmOptions) throws IOException {
+    List<String> parts = new ArrayList<>();
+    parts.add(FORMAT);
+    parts.add(System.getProperty("java.home"));
+    parts.add(System.getProperty("java.vm.version"));
+    parts.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    parts.addAll(jvmOptions);
+    for (String property : List.of("java.class.path", "jdk.module.path")) {
+      String path = System.getProperty(property, "");
+      parts.add(property);
+      for (String entry : path.split(java.io.File.pathSeparator)) {
+        if (entry.isEmpty()) {
+          continue;
+        }
+        Path p = Path.of(entry).toAbsolutePath();
+        if (!Files.isRegularFile(p)) {
+          return null; // a directory (or missing entry): the JVM refuses an AOT cache
+        }
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+        parts.add(p + "|" + a.size() + "|" + a.lastModifiedTime().toMillis());
+      }
+    }
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (String part : parts) {
+        sha.update(part.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+      }
+      return HexFormat.of().formatHex(sha.digest(), 0, 12);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Starts one training run for {@code cache} in the background. The run is detached: a shell waits
+   * for it and moves the finished cache into place, so even a parent that exits at once (a short
+   * command) leaves a cache behind for the next run. A marker file keeps JVMs from training the
+   * same cache at once.
+   */
+  private static void trainLater(List<String> jvmOptions, Path dir, Path cache) throws IOException {
+    if (!TRAINING.add(cache)) {
+      return;
+    }
+    Path marker = dir.resolve(cache.getFileName() + ".training");
+    try {
+      Files.createFile(marker);
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      long age = System.currentTimeMillis() - Files.getLastModifiedTime(marker).toMillis();
+      if (age < TimeUnit.MINUTES.toMillis(10)) {
+        return; // another JVM is training it
+      }
+      Files.setLastModifiedTime(
+          marker, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+    }
+    Path tmp = dir.resolve(cache.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+    List<String> cmd = new ArrayList<>();
+    cmd.add("/bin/sh");
+    cmd.add("-c");
+    // $1 = temporary cache, $2 = cache, $3 = marker, then the java command line
+    cmd.add(
+        "t=$1; c=$2; m=$3; shift 3; \"$@\" && [ -s \"$t\" ] && mv -f \"$t\" \"$c\"; rm -f \"$t\" \"$m\"");
+    cmd.add("jpipe-aot-training");
+    cmd.add(tmp.toString());
+    cmd.add(cache.toString());
+    cmd.add(marker.toString());
+    cmd.add(ChildLauncher.javaExecutable());
+    cmd.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    String classPath = System.getProperty("java.class.path", "");
+    if (!classPath.isEmpty()) {
+      cmd.add("-cp");
+      cmd.add(classPath);
+    }
+    cmd.addAll(jvmOptions);
+    cmd.add("-XX:AOTCacheOutput=" + tmp);
+    cmd.add(AotTraining.class.getName());
+    new ProcessBuilder(cmd)
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
+  }
+}

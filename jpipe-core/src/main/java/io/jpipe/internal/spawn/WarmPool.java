@@ -1,0 +1,224 @@
+package io.jpipe.internal.spawn;
+
+import io.jpipe.Connection;
+import io.jpipe.codec.Codec;
+import io.jpipe.internal.Access;
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.FdPassing;
+import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.io.Frames;
+import io.jpipe.internal.io.Scratch;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Spare child JVMs, booted and warmed up ahead of time, each waiting on a private socketpair for a
+ * task (the warm start method, CPython's {@code forkserver} in spirit: the cost of booting a JVM is
+ * paid before {@code start()}, not in it).
+ *
+ * <p>One spare is kept per set of JVM options; taking one starts its replacement in the background.
+ * An idle spare exits when its socket reaches end of file: when this process closes it ({@link
+ * #shutdown}) or dies. Spares are reaped like every child.
+ */
+public final class WarmPool {
+  private WarmPool() {}
+
+  /** An idle spare: booted, waiting on {@code ctl}. */
+  private record Spare(int pid, FdChannel pidfd, ExitWatch exit, FdChannel ctl) {}
+
+  // Guarded by WarmPool.class.
+  private static final Map<List<String>, Deque<Spare>> IDLE = new HashMap<>();
+  private static final List<List<String>> REFILLING = new ArrayList<>();
+  private static boolean shutdown;
+
+  private static final ExecutorService REFILL =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "jpipe-warm-pool");
+            t.setDaemon(true);
+            return t;
+          });
+
+  /**
+   * Makes sure a spare with these options is booting or waiting; returns at once.
+   *
+   * @param jvmOptions the options children will use
+   */
+  public static void prestart(List<String> jvmOptions) {
+    List<String> key = List.copyOf(jvmOptions);
+    synchronized (WarmPool.class) {
+      shutdown = false;
+      if (!IDLE.getOrDefault(key, new ArrayDeque<>()).isEmpty() || REFILLING.contains(key)) {
+        return;
+      }
+      REFILLING.add(key);
+    }
+    REFILL.execute(() -> refill(key));
+  }
+
+  private static void refill(List<String> key) {
+    try {
+      Spare spare = spawnSpare(key);
+      boolean keep;
+      synchronized (WarmPool.class) {
+        REFILLING.remove(key);
+        keep = !shutdown;
+        if (keep) {
+          IDLE.computeIfAbsent(key, k -> new ArrayDeque<>()).add(spare);
+        }
+      }
+      if (!keep) {
+        retire(spare);
+      }
+    } catch (IOException | RuntimeException e) {
+      synchronized (WarmPool.class) {
+        REFILLING.remove(key);
+      }
+      System.err.println("jpipe: could not start a warm spare JVM: " + e);
+    }
+  }
+
+  /** Gives a task to a spare (taken from the pool, or started now if none is ready). */
+  static ChildLauncher.Launched assign(List<String> jvmOptions, byte[] bootstrap, int[] fds)
+      throws IOException {
+    List<String> key = List.copyOf(jvmOptions);
+    Spare spare = take(key);
+    prestart(key);
+    FdChannel ctl = spare.ctl();
+    try {
+      ctl.acquire();
+      try {
+        FdPassing.send(ctl, (byte) 'J', fds);
+        Frames.writeMessage(
+            ctl, Scratch.get(), MemorySegment.ofArray(bootstrap), FdChannel.NO_DEADLINE);
+      } finally {
+        ctl.release();
+      }
+    } catch (IOException e) {
+      // The spare died (a JVM that cannot boot, say): its status channel reports end of file,
+      // or, if it is somehow alive, the start timeout ends the wait.
+    }
+    Connection status =
+        Access.connections().newConnection(ctl, true, true, Codec.javaSerialization());
+    return new ChildLauncher.Launched(spare.pid(), spare.pidfd(), spare.exit(), status);
+  }
+
+  private static Spare take(List<String> key) throws IOException {
+    synchronized (WarmPool.class) {
+      Deque<Spare> idle = IDLE.getOrDefault(key, new ArrayDeque<>());
+      for (Spare s; (s = idle.poll()) != null; ) {
+        if (!s.exit().hasExited()) {
+          return s;
+        }
+        closeChannels(s);
+      }
+    }
+    return spawnSpare(key);
+  }
+
+  private static Spare spawnSpare(List<String> key) throws IOException {
+    int[] pair = Fds.socketpair();
+    int pid;
+    try {
+      pid = Spawner.spawn(ChildLauncher.command(key, "spare", "3"), new int[] {pair[1]});
+    } catch (IOException | RuntimeException e) {
+      Fds.closeQuietly(pair[0]);
+      throw e;
+    } finally {
+      Fds.closeQuietly(pair[1]);
+    }
+    FdChannel ctl = new FdChannel(pair[0], FdChannel.Kind.SOCKET);
+    ExitWatch exit = new ExitWatch();
+    FdChannel pidfd;
+    try {
+      pidfd = ChildLauncher.watch(pid, exit);
+    } catch (IOException e) {
+      Fds.closeQuietly(ctl);
+      throw e;
+    }
+    Spare spare = new Spare(pid, pidfd, exit, ctl);
+    exit.listen(code -> dropIfIdle(key, spare)); // replaced when the spare gets a task
+    return spare;
+  }
+
+  private static void dropIfIdle(List<String> key, Spare spare) {
+    boolean removed;
+    synchronized (WarmPool.class) {
+      Deque<Spare> idle = IDLE.get(key);
+      removed = idle != null && idle.remove(spare);
+    }
+    if (removed) {
+      closeChannels(spare);
+    }
+  }
+
+  private static void closeChannels(Spare s) {
+    Fds.closeQuietly(s.ctl());
+    Fds.closeQuietly(s.pidfd());
+  }
+
+  /** Stops a spare: end of file on its socket, then SIGKILL if it is stuck (still booting). */
+  private static void retire(Spare s) {
+    Fds.closeQuietly(s.ctl()); // end of file: an idle spare exits
+    if (!awaitExit(s, TimeUnit.SECONDS.toNanos(2)) && s.pidfd().tryAcquire()) {
+      try {
+        io.jpipe.internal.posix.Libc.pidfdSendSignal(
+            Scratch.get().errno, s.pidfd().fd(), io.jpipe.internal.posix.Linux.SIGKILL);
+      } finally {
+        s.pidfd().release();
+      }
+      awaitExit(s, TimeUnit.SECONDS.toNanos(10));
+    }
+    Fds.closeQuietly(s.pidfd());
+  }
+
+  private static boolean awaitExit(Spare s, long nanos) {
+    long deadline = System.nanoTime() + nanos;
+    while (!s.exit().hasExited()) {
+      if (System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Stops every idle spare and waits until they have exited (up to 10 s each); spares booting now
+   * are stopped when ready. Warm starts later start a new pool.
+   */
+  public static void shutdown() {
+    List<Spare> all = new ArrayList<>();
+    synchronized (WarmPool.class) {
+      shutdown = true;
+      IDLE.values().forEach(all::addAll);
+      IDLE.clear();
+    }
+    all.forEach(WarmPool::retire);
+    all.clear();
+    try {
+      REFILL.submit(() -> {}).get(60, TimeUnit.SECONDS); // let a refill in flight finish
+    } catch (Exception e) {
+      // best effort
+    }
+    synchronized (WarmPool.class) {
+      IDLE.values().forEach(all::addAll);
+      IDLE.clear();
+    }
+    all.forEach(WarmPool::retire);
+  }
+}
