@@ -7,6 +7,10 @@ usage: cpython_peer.py ROLE ADDRESS KEY SCENARIO
   SCENARIO  echo-bytes   echo byte messages until b'STOP', then send generated messages
             echo-objects echo objects until the string 'STOP'
             expect-auth-failure   the handshake must fail with AuthenticationError
+            client-bytes   send byte messages, expect each echoed (prints "sent: repr")
+            client-objects send objects, expect each echoed (prints "sent: repr")
+            print-bytes N  receive N byte messages, print "got: repr" for each
+            print-objects N  receive N objects, print "got: repr" for each
 A listener prints its address (in jpipe's text form) on the first line of stdout.
 The last line is "OK" on success; anything else is a failure (exit status 1).
 """
@@ -65,6 +69,33 @@ def echo_objects(conn):
         conn.send(obj)
 
 
+BYTES = [b"hello", b"\xff\x00", b"", "\u00fcn\u00ef".encode("utf-8")]
+OBJECTS = [{"a": [1, 2.5, None, True, b"xy", (1, 2)]}, "text", 12345678901234567890, {3}, None]
+
+
+def client_bytes(conn):
+    for m in BYTES:
+        conn.send_bytes(m)
+        back = conn.recv_bytes()
+        assert back == m, (back, m)
+        print("sent: %r" % (m,))
+
+
+def client_objects(conn):
+    for o in OBJECTS:
+        conn.send(o)
+        back = conn.recv()
+        assert back == o and type(back) is type(o), (back, o)
+        print("sent: %r" % (o,))
+
+
+def printer(receive):
+    def run(conn):
+        for _ in range(int(sys.argv[5])):
+            print("got: %r" % (receive(conn),), flush=True)
+    return run
+
+
 def main():
     role, address, key, scenario = sys.argv[1:5]
     authkey = None if key == "none" else b"" if key == "empty" else bytes.fromhex(key)
@@ -84,7 +115,14 @@ def main():
         print("authenticated, but a failure was expected")
         return 1
     with conn:
-        {"echo-bytes": echo_bytes, "echo-objects": echo_objects}[scenario](conn)
+        {
+            "echo-bytes": echo_bytes,
+            "echo-objects": echo_objects,
+            "client-bytes": client_bytes,
+            "client-objects": client_objects,
+            "print-bytes": printer(lambda c: c.recv_bytes()),
+            "print-objects": printer(lambda c: c.recv()),
+        }[scenario](conn)
     print("OK")
     return 0
 

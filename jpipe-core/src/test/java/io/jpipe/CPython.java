@@ -7,9 +7,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -120,6 +118,17 @@ public record CPython(String label, String pyenvVersion) {
       return line;
     }
 
+    /**
+     * Waits for success, then returns the output lines that start with {@code prefix}, without it.
+     */
+    public List<String> linesAfterOk(String prefix) throws Exception {
+      assertOk();
+      return lines.stream()
+          .filter(l -> l.startsWith(prefix))
+          .map(l -> l.substring(prefix.length()))
+          .toList();
+    }
+
     /** Waits for the script to end and checks that it succeeded. */
     public void assertOk() throws Exception {
       for (String line = readLine(); line != null; line = readLine()) {
@@ -141,16 +150,21 @@ public record CPython(String label, String pyenvVersion) {
     }
   }
 
-  /** Runs a test script from the test resources with this interpreter. */
+  /**
+   * Runs a test script from the test resources with this interpreter. The source is passed with
+   * {@code -c}, so the script can come from a jar and no file is written.
+   */
   public Peer run(String script, String... args) throws IOException {
-    Path path;
-    try {
-      path = Path.of(CPython.class.getResource("/" + script).toURI());
-    } catch (URISyntaxException e) {
-      throw new IllegalStateException(e);
+    String source;
+    try (var in = CPython.class.getResourceAsStream("/" + script)) {
+      if (in == null) {
+        throw new IOException("no test resource " + script);
+      }
+      source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
     List<String> cmd = new ArrayList<>();
-    cmd.add(path.toString());
+    cmd.add("-c");
+    cmd.add(source);
     cmd.addAll(List.of(args));
     return new Peer(builder(pyenvVersion, cmd).start());
   }
