@@ -1,0 +1,191 @@
+package io.jpipe.benchmarks;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One-way messages to a child JVM that swallows a batch and then sends one acknowledgement (the
+ * {@code small_msgs_per_s}, {@code bulk_gbps} and {@code bulk_gbps_offheap} figures of {@code jpipe
+ * bench}). One operation is one message: {@code small64} reports messages per second; for the 1 MiB
+ * benchmarks, ops/s times 0.001048576 is GB/s.
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(
+    value = 1,
+    jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC"})
+public class OneWayBenchmark {
+  /** 64-byte messages per acknowledgement. */
+  public static final int SMALL_BATCH = 1000;
+
+  /** 1 MiB messages per acknowledgement. */
+  public static final int BULK_BATCH = 16;
+
+  /** Creates the benchmark (JMH does). */
+  public OneWayBenchmark() {}
+
+  /** A child that receives 64-byte messages with {@code recvBytes()}. */
+  @State(Scope.Thread)
+  public static class SmallSink {
+    Peer peer;
+    final byte[] msg = new byte[64];
+
+    /** Creates the state (JMH does). */
+    public SmallSink() {}
+
+    /**
+     * Starts the child.
+     *
+     * @throws IOException if it cannot start
+     */
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+      Arrays.fill(msg, (byte) 'x');
+      peer = Peer.start(Peer::sinkArrays, SMALL_BATCH);
+    }
+
+    /**
+     * Stops the child.
+     *
+     * @throws IOException if closing fails
+     */
+    @TearDown(Level.Trial)
+    public void stop() throws IOException {
+      peer.close();
+    }
+  }
+
+  /** A child that receives 1 MiB messages with {@code recvBytes()} (a new array each). */
+  @State(Scope.Thread)
+  public static class BulkArraySink {
+    Peer peer;
+    final byte[] msg = new byte[Peer.MAX_MESSAGE];
+
+    /** Creates the state (JMH does). */
+    public BulkArraySink() {}
+
+    /**
+     * Starts the child.
+     *
+     * @throws IOException if it cannot start
+     */
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+      Arrays.fill(msg, (byte) 'x');
+      peer = Peer.start(Peer::sinkArrays, BULK_BATCH);
+    }
+
+    /**
+     * Stops the child.
+     *
+     * @throws IOException if closing fails
+     */
+    @TearDown(Level.Trial)
+    public void stop() throws IOException {
+      peer.close();
+    }
+  }
+
+  /** A child that receives 1 MiB messages into one native segment. */
+  @State(Scope.Thread)
+  public static class BulkSegmentSink {
+    Peer peer;
+    Arena arena;
+    MemorySegment msg;
+
+    /** Creates the state (JMH does). */
+    public BulkSegmentSink() {}
+
+    /**
+     * Starts the child.
+     *
+     * @throws IOException if it cannot start
+     */
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+      arena = Arena.ofShared();
+      msg = arena.allocate(Peer.MAX_MESSAGE, 64);
+      msg.fill((byte) 'x');
+      peer = Peer.start(Peer::sinkSegment, BULK_BATCH);
+    }
+
+    /**
+     * Stops the child.
+     *
+     * @throws IOException if closing fails
+     */
+    @TearDown(Level.Trial)
+    public void stop() throws IOException {
+      peer.close();
+      arena.close();
+    }
+  }
+
+  /**
+   * {@link #SMALL_BATCH} messages of 64 bytes with {@code sendBytes(byte[])}, then the ack.
+   *
+   * @param s the peer
+   * @return the ack
+   * @throws IOException if the pipe fails
+   */
+  @Benchmark
+  @OperationsPerInvocation(SMALL_BATCH)
+  public byte[] small64(SmallSink s) throws IOException {
+    for (int i = 0; i < SMALL_BATCH; i++) {
+      s.peer.conn.sendBytes(s.msg);
+    }
+    return s.peer.conn.recvBytes();
+  }
+
+  /**
+   * {@link #BULK_BATCH} messages of 1 MiB with {@code sendBytes(byte[])}, the child receiving each
+   * into a new array with {@code recvBytes()}; then the ack.
+   *
+   * @param s the peer
+   * @return the ack
+   * @throws IOException if the pipe fails
+   */
+  @Benchmark
+  @OperationsPerInvocation(BULK_BATCH)
+  public byte[] bulkArray(BulkArraySink s) throws IOException {
+    for (int i = 0; i < BULK_BATCH; i++) {
+      s.peer.conn.sendBytes(s.msg);
+    }
+    return s.peer.conn.recvBytes();
+  }
+
+  /**
+   * {@link #BULK_BATCH} messages of 1 MiB with {@code sendBytes(MemorySegment)} from a native
+   * segment, the child receiving each with {@code recvBytesInto(MemorySegment)}; then the ack.
+   *
+   * @param s the peer
+   * @return the ack
+   * @throws IOException if the pipe fails
+   */
+  @Benchmark
+  @OperationsPerInvocation(BULK_BATCH)
+  public byte[] bulkOffHeap(BulkSegmentSink s) throws IOException {
+    for (int i = 0; i < BULK_BATCH; i++) {
+      s.peer.conn.sendBytes(s.msg);
+    }
+    return s.peer.conn.recvBytes();
+  }
+}
