@@ -104,6 +104,37 @@ public class OneWayBenchmark {
     }
   }
 
+  /** A child that receives 1 MiB messages into one reused array with {@code recvBytesInto}. */
+  @State(Scope.Thread)
+  public static class BulkArrayIntoSink {
+    Peer peer;
+    final byte[] msg = new byte[Peer.MAX_MESSAGE];
+
+    /** Creates the state (JMH does). */
+    public BulkArrayIntoSink() {}
+
+    /**
+     * Starts the child.
+     *
+     * @throws IOException if it cannot start
+     */
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+      Arrays.fill(msg, (byte) 'x');
+      peer = Peer.start(Peer::sinkArrayInto, BULK_BATCH);
+    }
+
+    /**
+     * Stops the child.
+     *
+     * @throws IOException if closing fails
+     */
+    @TearDown(Level.Trial)
+    public void stop() throws IOException {
+      peer.close();
+    }
+  }
+
   /** A child that receives 1 MiB messages into one native segment. */
   @State(Scope.Thread)
   public static class BulkSegmentSink {
@@ -166,6 +197,24 @@ public class OneWayBenchmark {
   @Benchmark
   @OperationsPerInvocation(BULK_BATCH)
   public byte[] bulkArray(BulkArraySink s) throws IOException {
+    for (int i = 0; i < BULK_BATCH; i++) {
+      s.peer.conn.sendBytes(s.msg);
+    }
+    return s.peer.conn.recvBytes();
+  }
+
+  /**
+   * {@link #BULK_BATCH} messages of 1 MiB with {@code sendBytes(byte[])}, the child receiving each
+   * into one reused array with {@code recvBytesInto(byte[])}; then the ack. Against {@link
+   * #bulkArray}: what the receiver's new 1 MiB array per message costs.
+   *
+   * @param s the peer
+   * @return the ack
+   * @throws IOException if the pipe fails
+   */
+  @Benchmark
+  @OperationsPerInvocation(BULK_BATCH)
+  public byte[] bulkArrayInto(BulkArrayIntoSink s) throws IOException {
     for (int i = 0; i < BULK_BATCH; i++) {
       s.peer.conn.sendBytes(s.msg);
     }

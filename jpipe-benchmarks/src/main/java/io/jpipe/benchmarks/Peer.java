@@ -119,6 +119,22 @@ final class Peer implements AutoCloseable {
     }
   }
 
+  /** Receives {@code batch} messages into one reused array, then acknowledges; repeats. */
+  static void sinkArrayInto(Connection c, Integer batch) throws IOException {
+    int n = batch;
+    byte[] buf = new byte[MAX_MESSAGE];
+    try {
+      for (; ; ) {
+        for (int i = 0; i < n; i++) {
+          c.recvBytesInto(buf);
+        }
+        c.sendBytes(ACK);
+      }
+    } catch (EOFException e) {
+      // done
+    }
+  }
+
   /**
    * Receives {@code batch} messages with {@code recvBytesInto(MemorySegment)} into one native
    * segment, then acknowledges; repeats.
