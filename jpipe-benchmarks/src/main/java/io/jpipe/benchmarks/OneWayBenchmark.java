@@ -8,15 +8,12 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -44,129 +41,61 @@ public class OneWayBenchmark {
 
   /** A child that receives 64-byte messages with {@code recvBytes()}. */
   @State(Scope.Thread)
-  public static class SmallSink {
-    Peer peer;
+  public static class SmallSink extends PeerState {
     final byte[] msg = new byte[64];
 
     /** Creates the state (JMH does). */
     public SmallSink() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
+    @Override
+    Peer startPeer() throws IOException {
       Arrays.fill(msg, (byte) 'x');
-      peer = Peer.start(Peer::sinkArrays, SMALL_BATCH);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+      return Peer.start(Peer::sinkArrays, SMALL_BATCH);
     }
   }
 
   /** A child that receives 1 MiB messages with {@code recvBytes()} (a new array each). */
   @State(Scope.Thread)
-  public static class BulkArraySink {
-    Peer peer;
+  public static class BulkArraySink extends PeerState {
     final byte[] msg = new byte[Peer.MAX_MESSAGE];
 
     /** Creates the state (JMH does). */
     public BulkArraySink() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
+    @Override
+    Peer startPeer() throws IOException {
       Arrays.fill(msg, (byte) 'x');
-      peer = Peer.start(Peer::sinkArrays, BULK_BATCH);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+      return Peer.start(Peer::sinkArrays, BULK_BATCH);
     }
   }
 
   /** A child that receives 1 MiB messages into one reused array with {@code recvBytesInto}. */
   @State(Scope.Thread)
-  public static class BulkArrayIntoSink {
-    Peer peer;
+  public static class BulkArrayIntoSink extends PeerState {
     final byte[] msg = new byte[Peer.MAX_MESSAGE];
 
     /** Creates the state (JMH does). */
     public BulkArrayIntoSink() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
+    @Override
+    Peer startPeer() throws IOException {
       Arrays.fill(msg, (byte) 'x');
-      peer = Peer.start(Peer::sinkArrayInto, BULK_BATCH);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+      return Peer.start(Peer::sinkArrayInto, BULK_BATCH);
     }
   }
 
   /** A child that receives 1 MiB messages into one native segment. */
   @State(Scope.Thread)
-  public static class BulkSegmentSink {
-    Peer peer;
-    Arena arena;
-    MemorySegment msg;
+  public static class BulkSegmentSink extends PeerState {
+    final MemorySegment msg = Arena.ofAuto().allocate(Peer.MAX_MESSAGE, 64);
 
     /** Creates the state (JMH does). */
     public BulkSegmentSink() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
-      arena = Arena.ofShared();
-      msg = arena.allocate(Peer.MAX_MESSAGE, 64);
+    @Override
+    Peer startPeer() throws IOException {
       msg.fill((byte) 'x');
-      peer = Peer.start(Peer::sinkSegment, BULK_BATCH);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
-      arena.close();
+      return Peer.start(Peer::sinkSegment, BULK_BATCH);
     }
   }
 

@@ -5,14 +5,11 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -34,92 +31,44 @@ public class RoundTripBenchmark {
 
   /** A peer that echoes with {@code recvBytes()}/{@code sendBytes(byte[])}. */
   @State(Scope.Thread)
-  public static class BytesEcho {
-    Peer peer;
+  public static class BytesEcho extends PeerState {
     final byte[] msg = {'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'};
 
     /** Creates the state (JMH does). */
     public BytesEcho() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
-      peer = Peer.start(Peer::echoBytes, 0);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+    @Override
+    Peer startPeer() throws IOException {
+      return Peer.start(Peer::echoBytes, 0);
     }
   }
 
   /** A peer that echoes through one reused array. */
   @State(Scope.Thread)
-  public static class IntoEcho {
-    Peer peer;
+  public static class IntoEcho extends PeerState {
     final byte[] msg = {'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'};
     final byte[] buf = new byte[64];
 
     /** Creates the state (JMH does). */
     public IntoEcho() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
-      peer = Peer.start(Peer::echoInto, 0);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+    @Override
+    Peer startPeer() throws IOException {
+      return Peer.start(Peer::echoInto, 0);
     }
   }
 
   /** A peer that echoes objects with {@code recv()}/{@code send(Object)}. */
   @State(Scope.Thread)
-  public static class ObjectEcho {
-    Peer peer;
+  public static class ObjectEcho extends PeerState {
     int next;
 
     /** Creates the state (JMH does). */
     public ObjectEcho() {}
 
-    /**
-     * Starts the child.
-     *
-     * @throws IOException if it cannot start
-     */
-    @Setup(Level.Trial)
-    public void start() throws IOException {
-      peer = Peer.start(Peer::echoObjects, 0);
-    }
-
-    /**
-     * Stops the child.
-     *
-     * @throws IOException if closing fails
-     */
-    @TearDown(Level.Trial)
-    public void stop() throws IOException {
-      peer.close();
+    @Override
+    Peer startPeer() throws IOException {
+      return Peer.start(Peer::echoObjects, 0);
     }
   }
 
