@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
     description = "Python's multiprocessing Pipe model on the JVM, over real kernel pipes.",
     subcommands = {
       DemoCommand.class,
+      BenchCommand.class,
       ServeCommand.class,
       SendCommand.class,
       CommandLine.HelpCommand.class

@@ -35,7 +35,7 @@ public final class ChildLauncher {
   private ChildLauncher() {}
 
   /** Options every child JVM gets before the user's (which come after, so they win). */
-  static final List<String> DEFAULT_JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-Xshare:auto");
+  static final List<String> DEFAULT_JVM_OPTIONS = List.of("-XX:+UseSerialGC");
 
   /**
    * A started child.

@@ -1,0 +1,509 @@
+package io.jpipe.cli;
+
+import io.jpipe.ChildProcess;
+import io.jpipe.Connection;
+import io.jpipe.Pipe;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code jpipe bench}: the workload of {@code bench/c_limit.c} and {@code bench/py_pipe_bench.py},
+ * between this JVM and a child JVM over {@code Pipe.open()} (a socketpair), with the same JSON
+ * keys.
+ *
+ * <p>Methodology, as in the baselines: each figure is the median of {@code REPS} runs; a round-trip
+ * figure is the time of the whole loop divided by its length; a one-way figure is the time from the
+ * first send to the receipt of the peer's single acknowledgement. Unlike the baselines, one child
+ * JVM serves every phase, and each phase is warmed up first (the JIT compiles the loops on both
+ * sides), since a fresh JVM would measure the interpreter. Latency percentiles come from a separate
+ * run of the same length with each round trip timed on its own.
+ */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Measures jpipe between this JVM and a child JVM over a socketpair: the workload and JSON",
+      "keys of bench/c_limit.c and bench/py_pipe_bench.py, so the three compare as ratios",
+      "(bench/compare runs all three). Progress goes to stderr, the result to stdout."
+    })
+final class BenchCommand implements Callable<Integer> {
+  @Option(
+      names = "--json",
+      description =
+          "Print exactly one JSON line (the baselines' keys and more) instead of a table.")
+  boolean json;
+
+  @Option(
+      names = "--quick",
+      description = "About ten times fewer messages: a sanity run of a few seconds, not a measure.")
+  boolean quick;
+
+  @Option(
+      names = "--spawn-reps",
+      paramLabel = "N",
+      description = "Child JVM starts timed for spawn_ms (default 10, or 3 with --quick).")
+  Integer spawnReps;
+
+  /** How much to run. The baselines' values are {@link #FULL}. */
+  record Sizes(
+      int nRtt,
+      int nSmall,
+      int nBulk,
+      int reps,
+      int spawnReps,
+      int warmRtt,
+      int warmSmall,
+      int warmBulk) {
+    static final Sizes FULL = new Sizes(50_000, 300_000, 2_000, 3, 10, 10_000, 30_000, 200);
+    static final Sizes QUICK = new Sizes(5_000, 30_000, 200, 3, 3, 2_000, 3_000, 20);
+  }
+
+  private static final int SMALL = 64;
+  private static final int BULK = 1 << 20;
+
+  /** How long an idle child is left alone before its RSS is read. */
+  private static final Duration RSS_SETTLE = Duration.ofMillis(300);
+
+  @Override
+  public Integer call() throws Exception {
+    Sizes base = quick ? Sizes.QUICK : Sizes.FULL;
+    int sr = spawnReps != null ? spawnReps : base.spawnReps();
+    if (sr < 1) {
+      throw new IllegalArgumentException("--spawn-reps must be at least 1");
+    }
+    Sizes sizes =
+        new Sizes(
+            base.nRtt(),
+            base.nSmall(),
+            base.nBulk(),
+            base.reps(),
+            sr,
+            base.warmRtt(),
+            base.warmSmall(),
+            base.warmBulk());
+    warnIfC1Only();
+    Progress progress = new Progress(System.err);
+    Map<String, Object> result = new Run(sizes, progress).call();
+    progress.clear();
+    PrintStream out = System.out;
+    if (json) {
+      out.println(toJson(result));
+    } else {
+      printTable(out, result, sizes);
+    }
+    out.flush();
+    return 0;
+  }
+
+  /** A parent limited to C1 (as {@code ./jpipe} runs other commands) measures the wrong thing. */
+  private static void warnIfC1Only() {
+    try {
+      for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        if (arg.startsWith("-XX:TieredStopAtLevel=") && !arg.endsWith("=4")) {
+          System.err.println(
+              "jpipe bench: warning: this JVM runs with "
+                  + arg
+                  + "; the parent's loops are not compiled by C2");
+        }
+      }
+    } catch (RuntimeException | LinkageError e) {
+      // no management module: nothing to check
+    }
+  }
+
+  // ---------------------------------------------------------------- the measurements
+
+  /** One benchmark run: one peer child for the message phases, fresh children for spawn_ms. */
+  static final class Run implements Callable<Map<String, Object>> {
+    private final Sizes sizes;
+    private final Progress progress;
+    private Connection me;
+
+    Run(Sizes sizes, Progress progress) {
+      this.sizes = sizes;
+      this.progress = progress;
+    }
+
+    @Override
+    public Map<String, Object> call() throws Exception {
+      Map<String, Object> r = new LinkedHashMap<>();
+      Histogram bytesHist = new Histogram(3);
+      Histogram objHist = new Histogram(3);
+      double[] rttBytes;
+      double[] rttObj;
+      double[] small;
+      double[] bulk;
+      double[] bulkOffHeap;
+      progress.show("starting the peer JVM");
+      Pipe pipe = Pipe.open();
+      me = pipe.conn1();
+      Connection theirs = pipe.conn2();
+      ChildProcess peer =
+          ChildProcess.of(BenchPeer::serve, theirs).name("jpipe-bench-peer").daemon(true);
+      try {
+        peer.start();
+        theirs.close(); // the child has its own copy: EOF reaches it when we close ours
+        int reps = sizes.reps();
+
+        progress.show("rtt_bytes: warm-up");
+        rttBytesLoop(sizes.warmRtt());
+        rttBytes = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("rtt_bytes: run " + (i + 1) + "/" + reps);
+          rttBytes[i] = rttBytesLoop(sizes.nRtt()) / 1e3 / sizes.nRtt();
+        }
+        progress.show("rtt_bytes: percentiles");
+        rttBytesTimed(sizes.nRtt(), bytesHist);
+
+        progress.show("rtt_obj: warm-up");
+        rttObjLoop(sizes.warmRtt());
+        rttObj = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("rtt_obj: run " + (i + 1) + "/" + reps);
+          rttObj[i] = rttObjLoop(sizes.nRtt()) / 1e3 / sizes.nRtt();
+        }
+        progress.show("rtt_obj: percentiles");
+        rttObjTimed(sizes.nRtt(), objHist);
+
+        byte[] smallMsg = new byte[SMALL];
+        Arrays.fill(smallMsg, (byte) 'x');
+        progress.show("small_msgs: warm-up");
+        onewayArrays(smallMsg, sizes.warmSmall());
+        small = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("small_msgs: run " + (i + 1) + "/" + reps);
+          small[i] = sizes.nSmall() / (onewayArrays(smallMsg, sizes.nSmall()) / 1e9);
+        }
+
+        byte[] bulkMsg = new byte[BULK];
+        Arrays.fill(bulkMsg, (byte) 'x');
+        progress.show("bulk (byte[]): warm-up");
+        onewayArrays(bulkMsg, sizes.warmBulk());
+        bulk = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("bulk (byte[]): run " + (i + 1) + "/" + reps);
+          bulk[i] = gbps(sizes.nBulk(), onewayArrays(bulkMsg, sizes.nBulk()));
+        }
+
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment bulkSeg = arena.allocate(BULK, 64);
+          bulkSeg.fill((byte) 'x');
+          progress.show("bulk (off-heap): warm-up");
+          onewaySegment(bulkSeg, sizes.warmBulk());
+          bulkOffHeap = new double[reps];
+          for (int i = 0; i < reps; i++) {
+            progress.show("bulk (off-heap): run " + (i + 1) + "/" + reps);
+            bulkOffHeap[i] = gbps(sizes.nBulk(), onewaySegment(bulkSeg, sizes.nBulk()));
+          }
+        }
+      } finally {
+        me.close();
+        stop(peer);
+      }
+
+      double[] spawn = new double[sizes.spawnReps()];
+      double[] rss = new double[sizes.spawnReps()];
+      for (int i = 0; i < spawn.length; i++) {
+        progress.show("spawn: child " + (i + 1) + "/" + spawn.length);
+        spawnOnce(spawn, rss, i);
+      }
+
+      r.put("rtt_bytes_us", round(median(rttBytes), 3));
+      r.put("rtt_obj_us", round(median(rttObj), 3));
+      r.put("small_msgs_per_s", round(median(small), 1));
+      r.put("bulk_gbps", round(median(bulk), 3));
+      r.put("spawn_ms", round(median(spawn), 3));
+      r.put("bulk_gbps_offheap", round(median(bulkOffHeap), 3));
+      putPercentiles(r, "rtt_bytes", bytesHist);
+      putPercentiles(r, "rtt_obj", objHist);
+      r.put("idle_child_rss_kb", Math.round(median(rss)));
+      r.put("impl", "jpipe");
+      r.put("java", System.getProperty("java.runtime.version", Runtime.version().toString()));
+      return r;
+    }
+
+    /** Round trips of 8-byte messages; returns the loop's nanoseconds. */
+    private long rttBytesLoop(int n) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.ECHO_BYTES, n));
+      byte[] msg = {'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'};
+      long t = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        me.sendBytes(msg);
+        me.recvBytes();
+      }
+      return System.nanoTime() - t;
+    }
+
+    private void rttBytesTimed(int n, Histogram h) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.ECHO_BYTES, n));
+      byte[] msg = {'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'};
+      for (int i = 0; i < n; i++) {
+        long t = System.nanoTime();
+        me.sendBytes(msg);
+        me.recvBytes();
+        h.recordValue(System.nanoTime() - t);
+      }
+    }
+
+    /** Round trips of {@code send(Integer)}/{@code recv()}; returns the loop's nanoseconds. */
+    private long rttObjLoop(int n) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.ECHO_OBJECTS, n));
+      long t = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        me.send(i);
+        me.recv();
+      }
+      return System.nanoTime() - t;
+    }
+
+    private void rttObjTimed(int n, Histogram h) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.ECHO_OBJECTS, n));
+      for (int i = 0; i < n; i++) {
+        long t = System.nanoTime();
+        me.send(i);
+        me.recv();
+        h.recordValue(System.nanoTime() - t);
+      }
+    }
+
+    /** {@code n} one-way messages from an array, then the ack; returns nanoseconds. */
+    private long onewayArrays(byte[] msg, int n) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.SINK_ARRAYS, n));
+      long t = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        me.sendBytes(msg);
+      }
+      me.recvBytes();
+      return System.nanoTime() - t;
+    }
+
+    /** {@code n} one-way messages from a native segment into the peer's segment; nanoseconds. */
+    private long onewaySegment(MemorySegment msg, int n) throws IOException {
+      me.sendBytes(BenchPeer.command(BenchPeer.SINK_SEGMENT, n));
+      long t = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        me.sendBytes(msg);
+      }
+      me.recvBytes();
+      return System.nanoTime() - t;
+    }
+
+    /**
+     * Start of a child JVM to the first message from it in the parent (CPython's {@code spawn}
+     * figure); then, while it waits idle, its resident memory.
+     */
+    private void spawnOnce(double[] spawnMs, double[] rssKb, int i) throws Exception {
+      try (Pipe p = Pipe.open()) {
+        long t = System.nanoTime();
+        ChildProcess child =
+            ChildProcess.of(BenchPeer::hello, p.conn2()).name("jpipe-bench-hello").daemon(true);
+        child.start();
+        p.conn1().recvBytes();
+        spawnMs[i] = (System.nanoTime() - t) / 1e6;
+        try {
+          p.conn2().close();
+          Thread.sleep(RSS_SETTLE);
+          rssKb[i] = vmRssKb(child.pid());
+        } finally {
+          p.conn1().close(); // end of file: the child returns
+          stop(child);
+        }
+      }
+    }
+  }
+
+  private static void stop(ChildProcess child) throws IOException, InterruptedException {
+    try {
+      if (child.isAlive() && !child.join(Duration.ofSeconds(20))) {
+        child.kill();
+        child.join();
+      }
+    } catch (IllegalStateException e) {
+      // never started
+    }
+  }
+
+  static long vmRssKb(long pid) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+      if (line.startsWith("VmRSS:")) {
+        String[] f = line.trim().split("\\s+");
+        return Long.parseLong(f[1]);
+      }
+    }
+    throw new IOException("no VmRSS in /proc/" + pid + "/status");
+  }
+
+  static double gbps(int n, long nanos) {
+    return (double) n * BULK / (nanos / 1e9) / 1e9;
+  }
+
+  /** The median, as Python's {@code statistics.median} (the mean of the middle two if even). */
+  static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    int m = s.length / 2;
+    return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  }
+
+  private static void putPercentiles(Map<String, Object> r, String key, Histogram h) {
+    r.put(key + "_p50_us", round(h.getValueAtPercentile(50.0) / 1e3, 3));
+    r.put(key + "_p99_us", round(h.getValueAtPercentile(99.0) / 1e3, 3));
+    r.put(key + "_p999_us", round(h.getValueAtPercentile(99.9) / 1e3, 3));
+  }
+
+  private static double round(double v, int places) {
+    double f = Math.pow(10, places);
+    return Math.round(v * f) / f;
+  }
+
+  // ---------------------------------------------------------------- output
+
+  static String toJson(Map<String, Object> result) {
+    StringBuilder sb = new StringBuilder("{");
+    for (Map.Entry<String, Object> e : result.entrySet()) {
+      if (sb.length() > 1) {
+        sb.append(", ");
+      }
+      sb.append('"').append(e.getKey()).append("\": ");
+      Object v = e.getValue();
+      if (v instanceof Number) {
+        sb.append(v);
+      } else {
+        sb.append('"').append(jsonEscape(String.valueOf(v))).append('"');
+      }
+    }
+    return sb.append('}').toString();
+  }
+
+  private static String jsonEscape(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    return sb.toString();
+  }
+
+  private static void printTable(PrintStream out, Map<String, Object> r, Sizes s) {
+    out.printf(
+        Locale.ROOT,
+        "jpipe bench: Java %s, %d CPUs; parent and one child JVM over a socketpair%n",
+        r.get("java"),
+        Runtime.getRuntime().availableProcessors());
+    out.printf(
+        Locale.ROOT,
+        "each figure the median of %d runs: %,d round trips, %,d x 64 B, %,d x 1 MiB;"
+            + " spawn: %d child starts%n%n",
+        s.reps(),
+        s.nRtt(),
+        s.nSmall(),
+        s.nBulk(),
+        s.spawnReps());
+    String row = "%-44s %14s  %s%n";
+    out.printf(Locale.ROOT, row, "figure", "value", "unit");
+    out.printf(
+        Locale.ROOT, row, "8-byte sendBytes/recvBytes round trip", r.get("rtt_bytes_us"), "us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  p50 / p99 / p99.9",
+        "",
+        r.get("rtt_bytes_p50_us")
+            + " / "
+            + r.get("rtt_bytes_p99_us")
+            + " / "
+            + r.get("rtt_bytes_p999_us")
+            + " us");
+    out.printf(Locale.ROOT, row, "send(Integer)/recv() round trip", r.get("rtt_obj_us"), "us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  p50 / p99 / p99.9",
+        "",
+        r.get("rtt_obj_p50_us")
+            + " / "
+            + r.get("rtt_obj_p99_us")
+            + " / "
+            + r.get("rtt_obj_p999_us")
+            + " us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "64-byte one-way messages",
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("small_msgs_per_s")),
+        "messages/s");
+    out.printf(Locale.ROOT, row, "1 MiB one-way, byte[] API", r.get("bulk_gbps"), "GB/s");
+    out.printf(Locale.ROOT, row, "1 MiB one-way, off-heap API", r.get("bulk_gbps_offheap"), "GB/s");
+    out.printf(Locale.ROOT, row, "child JVM start to first message", r.get("spawn_ms"), "ms");
+    out.printf(
+        Locale.ROOT, row, "idle child JVM resident memory", r.get("idle_child_rss_kb"), "kB");
+  }
+
+  /**
+   * Progress on stderr: one line rewritten in place on a terminal, else one line per phase (so that
+   * a log stays readable).
+   */
+  static final class Progress {
+    private final PrintStream err;
+    private final boolean terminal;
+    private int width;
+
+    Progress(PrintStream err) {
+      this.err = err;
+      this.terminal = stderrIsTerminal();
+    }
+
+    void show(String what) {
+      String line = "jpipe bench: " + what;
+      if (!terminal) {
+        if (!what.contains(" run ") && !what.contains(" child ")) {
+          err.println(line);
+        }
+        return;
+      }
+      err.print("\r" + line + " ".repeat(Math.max(0, width - line.length())));
+      err.flush();
+      width = line.length();
+    }
+
+    private static boolean stderrIsTerminal() {
+      try {
+        String target = Files.readSymbolicLink(Path.of("/proc/self/fd/2")).toString();
+        return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+      } catch (IOException | RuntimeException e) {
+        return false;
+      }
+    }
+
+    void clear() {
+      if (width > 0) {
+        err.print("\r" + " ".repeat(width) + "\r");
+        err.flush();
+        width = 0;
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.jpipe.cli;
+
+import io.jpipe.Connection;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The child JVM's side of {@code jpipe bench}: one child serves every phase, each started by a
+ * command message from the parent (an operation byte and a message count).
+ */
+final class BenchPeer {
+  private BenchPeer() {}
+
+  /** Echo {@code n} byte messages with {@code recvBytes}/{@code sendBytes}. */
+  static final byte ECHO_BYTES = 1;
+
+  /** Echo {@code n} objects with {@code recv}/{@code send}. */
+  static final byte ECHO_OBJECTS = 2;
+
+  /** Swallow {@code n} messages with {@code recvBytes()}, then send one acknowledgement. */
+  static final byte SINK_ARRAYS = 3;
+
+  /**
+   * Swallow {@code n} messages with {@code recvBytesInto(MemorySegment)} into one preallocated
+   * native segment, then send one acknowledgement.
+   */
+  static final byte SINK_SEGMENT = 4;
+
+  /** The largest message a phase sends (the segment sink's capacity). */
+  static final int MAX_MESSAGE = 1 << 20;
+
+  private static final byte[] DONE = "done".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * A command message.
+   *
+   * @param op the operation
+   * @param n how many messages it covers
+   * @return the message
+   */
+  static byte[] command(byte op, int n) {
+    return ByteBuffer.allocate(5).put(op).putInt(n).array();
+  }
+
+  /**
+   * Runs in the child: serves commands until the parent closes its end.
+   *
+   * @param c the child's end of a duplex pipe
+   * @throws IOException if the pipe fails
+   */
+  static void serve(Connection c) throws IOException {
+    MemorySegment segment = Arena.global().allocate(MAX_MESSAGE, 64);
+    byte[] command = new byte[5];
+    for (; ; ) {
+      try {
+        c.recvBytesInto(command);
+      } catch (EOFException e) {
+        return;
+      }
+      ByteBuffer b = ByteBuffer.wrap(command);
+      byte op = b.get();
+      int n = b.getInt();
+      switch (op) {
+        case ECHO_BYTES -> {
+          for (int i = 0; i < n; i++) {
+            c.sendBytes(c.recvBytes());
+          }
+        }
+        case ECHO_OBJECTS -> {
+          for (int i = 0; i < n; i++) {
+            c.send(c.recv());
+          }
+        }
+        case SINK_ARRAYS -> {
+          for (int i = 0; i < n; i++) {
+            c.recvBytes();
+          }
+          c.sendBytes(DONE);
+        }
+        case SINK_SEGMENT -> {
+          for (int i = 0; i < n; i++) {
+            c.recvBytesInto(segment);
+          }
+          c.sendBytes(DONE);
+        }
+        default -> throw new IllegalStateException("unknown bench command " + op);
+      }
+    }
+  }
+
+  /**
+   * Runs in the child of the start-up measurement: sends two bytes at once, then waits (idle, so
+   * that its memory can be read) until the parent closes its end.
+   *
+   * @param c the child's end
+   * @throws IOException if the pipe fails
+   */
+  static void hello(Connection c) throws IOException {
+    c.sendBytes(new byte[] {'h', 'i'});
+    try {
+      c.recvBytes();
+    } catch (EOFException e) {
+      // the parent is done with us
+    }
+  }
+}
