@@ -192,10 +192,7 @@ public final class Connection implements InterruptibleChannel {
         if (body.length < length) {
           body = holder[0] = new byte[Math.max(length, 2 * body.length)];
         }
-        if (length > 0) {
-          Frames.readBody(
-              ch, s, MemorySegment.ofArray(body).asSlice(0, length), FdChannel.NO_DEADLINE);
-        }
+        Frames.readBodyInto(ch, s, body, 0, length, FdChannel.NO_DEADLINE);
       } else {
         body = readBodyArray(s, n);
         length = body.length;
@@ -257,7 +254,7 @@ public final class Connection implements InterruptibleChannel {
    */
   public void sendBytes(byte[] buf) throws IOException {
     ensureWritableEnd();
-    sendSegment(MemorySegment.ofArray(buf));
+    sendArray(buf, 0, buf.length);
   }
 
   /**
@@ -272,7 +269,7 @@ public final class Connection implements InterruptibleChannel {
   public void sendBytes(byte[] buf, int offset) throws IOException {
     ensureWritableEnd();
     checkOffset(buf.length, offset);
-    sendSegment(MemorySegment.ofArray(buf).asSlice(offset));
+    sendArray(buf, offset, buf.length - offset);
   }
 
   /**
@@ -296,7 +293,7 @@ public final class Connection implements InterruptibleChannel {
       throw new IndexOutOfBoundsException(
           "buffer length < offset + size: " + n + " < " + offset + " + " + size);
     }
-    sendSegment(MemorySegment.ofArray(buf).asSlice(offset, size));
+    sendArray(buf, offset, size);
   }
 
   /**
@@ -307,7 +304,11 @@ public final class Connection implements InterruptibleChannel {
    */
   public void sendBytes(ByteBuffer buf) throws IOException {
     ensureWritableEnd();
-    sendSegment(MemorySegment.ofBuffer(buf));
+    if (buf.hasArray()) {
+      sendArray(buf.array(), buf.arrayOffset() + buf.position(), buf.remaining());
+    } else {
+      sendSegment(MemorySegment.ofBuffer(buf));
+    }
     buf.position(buf.limit());
   }
 
@@ -330,6 +331,15 @@ public final class Connection implements InterruptibleChannel {
     }
     if (length < offset) {
       throw new IndexOutOfBoundsException("buffer length < offset: " + length + " < " + offset);
+    }
+  }
+
+  private void sendArray(byte[] buf, int offset, int size) throws IOException {
+    lockWrite();
+    try {
+      Frames.writeMessage(ch, Scratch.get(), buf, offset, size, FdChannel.NO_DEADLINE);
+    } finally {
+      unlockWrite();
     }
   }
 
@@ -473,7 +483,7 @@ public final class Connection implements InterruptibleChannel {
     if (offset > buf.length) {
       throw new IndexOutOfBoundsException("offset too large: " + offset + " > " + buf.length);
     }
-    return (int) recvInto(MemorySegment.ofArray(buf).asSlice(offset));
+    return recvIntoArray(buf, offset, buf.length - offset);
   }
 
   /**
@@ -492,7 +502,10 @@ public final class Connection implements InterruptibleChannel {
     if (dst.isReadOnly()) {
       throw new ReadOnlyBufferException();
     }
-    int n = (int) recvInto(MemorySegment.ofBuffer(dst));
+    int n =
+        dst.hasArray()
+            ? recvIntoArray(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining())
+            : (int) recvInto(MemorySegment.ofBuffer(dst));
     dst.position(dst.position() + n);
     return n;
   }
@@ -516,6 +529,20 @@ public final class Connection implements InterruptibleChannel {
     return recvInto(dst);
   }
 
+  private int recvIntoArray(byte[] buf, int offset, int space) throws IOException {
+    Scratch s = lockRead();
+    try {
+      long n = readHeaderOrEof(s);
+      if (n > space) {
+        throw new BufferTooShortException(readBodyArray(s, n), space);
+      }
+      Frames.readBodyInto(ch, s, buf, offset, (int) n, FdChannel.NO_DEADLINE);
+      return (int) n;
+    } finally {
+      unlockRead();
+    }
+  }
+
   private long recvInto(MemorySegment dst) throws IOException {
     Scratch s = lockRead();
     try {
@@ -527,7 +554,11 @@ public final class Connection implements InterruptibleChannel {
         }
         throw new BufferTooShortException(readBodyArray(s, n), space);
       }
-      readBody(s, dst.asSlice(0, n));
+      if (dst.isNative()) {
+        Frames.readBodyInto(ch, s, dst.address(), n, FdChannel.NO_DEADLINE);
+      } else {
+        readBody(s, dst.asSlice(0, n));
+      }
       return n;
     } finally {
       unlockRead();

@@ -303,15 +303,30 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     throw new java.io.InvalidObjectException("use the serial form");
   }
 
-  /**
-   * What travels to another process.
-   *
-   * @param maxDepth deepest nesting
-   * @param maxReferences most references
-   * @param filter the user's filter, or null
-   */
-  private record SerialForm(long maxDepth, long maxReferences, Serializable filter)
-      implements Serializable {
+  /** What travels to another process (a plain class: records deserialize slowly in a new JVM). */
+  private static final class SerialForm implements Serializable {
+    @Serial private static final long serialVersionUID = 1L;
+
+    /** Deepest nesting. */
+    private final long maxDepth;
+
+    /** Most references. */
+    private final long maxReferences;
+
+    /** The user's filter, or null. */
+    private final Serializable filter;
+
+    SerialForm(long maxDepth, long maxReferences, Serializable filter) {
+      this.maxDepth = maxDepth;
+      this.maxReferences = maxReferences;
+      this.filter = filter;
+    }
+
+    /**
+     * The codec this stands for.
+     *
+     * @return the shared default, or a codec with these limits and filter
+     */
     @Serial
     private Object readResolve() {
       if (filter == null

@@ -131,21 +131,64 @@ public final class FdChannel extends AbstractInterruptibleChannel {
   }
 
   // ---------------------------------------------------------------- non-blocking I/O
+  //
+  // Native memory goes to the kernel as a raw address: no segment object per call, so a message
+  // costs no allocation. Heap arrays go to a socket directly (critical downcalls with heap
+  // access); a pipe reads and writes through the thread's native bounce buffer, since preadv2
+  // and pwritev2 take addresses in an iovec.
 
   /**
-   * Reads what is available now, without blocking. The caller holds {@link #acquire}.
+   * Reads what is available now into native memory, without blocking. The caller holds {@link
+   * #acquire}.
    *
    * @param s the calling thread's scratch
-   * @param dst where to read to (heap or native); at least one byte long
+   * @param address where to read to
+   * @param length at most this many bytes, at least 1
+   * @return bytes read (&gt; 0), 0 at end of file, or -1 if nothing is available yet
+   * @throws IOException if the read fails
+   */
+  public long readNow(Scratch s, long address, long length) throws IOException {
+    int fd = state.fd;
+    for (; ; ) {
+      long r;
+      if (kind == Kind.SOCKET) {
+        r = Libc.recvRaw(s.errno, fd, address, length, Linux.MSG_DONTWAIT);
+      } else {
+        MemorySegment iov = s.iovecs;
+        iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, address);
+        iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, length);
+        r = Libc.preadv2NoWait(s.errno, fd, iov, 1, Linux.RWF_NOWAIT);
+      }
+      if (r >= 0) {
+        return r;
+      }
+      int errno = Native.errno(s.errno);
+      if (errno == Linux.EAGAIN) {
+        return -1;
+      }
+      if (errno != Linux.EINTR) {
+        throw Errno.exception(kind == Kind.SOCKET ? "recv" : "read", errno);
+      }
+    }
+  }
+
+  /**
+   * Reads what is available now into a segment, heap or native, without blocking. The caller holds
+   * {@link #acquire}.
+   *
+   * @param s the calling thread's scratch
+   * @param dst where to read to; at least one byte long
    * @return bytes read (&gt; 0), 0 at end of file, or -1 if nothing is available yet
    * @throws IOException if the read fails
    */
   public long readNow(Scratch s, MemorySegment dst) throws IOException {
     long n = dst.byteSize();
-    int fd = state.fd;
+    if (dst.isNative()) {
+      return readNow(s, dst.address(), n);
+    }
     if (kind == Kind.SOCKET) {
       for (; ; ) {
-        long r = Libc.recvNonBlocking(s.errno, fd, dst, n, Linux.MSG_DONTWAIT);
+        long r = Libc.recvNonBlocking(s.errno, state.fd, dst, n, Linux.MSG_DONTWAIT);
         if (r >= 0) {
           return r;
         }
@@ -158,45 +201,30 @@ public final class FdChannel extends AbstractInterruptibleChannel {
         }
       }
     }
-    boolean heap = !dst.isNative();
-    MemorySegment target = heap ? s.bounce() : dst;
-    long chunk = Math.min(n, target.byteSize());
-    MemorySegment iov = s.iovecs;
-    iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, target);
-    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, chunk);
-    for (; ; ) {
-      long r = Libc.preadv2NoWait(s.errno, fd, iov, 1, Linux.RWF_NOWAIT);
-      if (r >= 0) {
-        if (heap && r > 0) {
-          MemorySegment.copy(target, 0, dst, 0, r);
-        }
-        return r;
-      }
-      int errno = Native.errno(s.errno);
-      if (errno == Linux.EAGAIN) {
-        return -1;
-      }
-      if (errno != Linux.EINTR) {
-        throw Errno.exception("read", errno);
-      }
+    MemorySegment bounce = s.bounce();
+    long r = readNow(s, s.bounceAddress(), Math.min(n, bounce.byteSize()));
+    if (r > 0) {
+      MemorySegment.copy(bounce, 0, dst, 0, r);
     }
+    return r;
   }
 
   /**
-   * Writes what fits now, without blocking. The caller holds {@link #acquire}.
+   * Writes what fits now from native memory, without blocking. The caller holds {@link #acquire}.
    *
    * @param s the calling thread's scratch
-   * @param src what to write (heap or native), at least one byte
+   * @param address what to write
+   * @param length how many bytes, at least 1
    * @return bytes written (&gt; 0), or -1 if nothing fits yet
    * @throws IOException if the write fails ({@link io.jpipe.BrokenPipeException} when the reading
    *     side is closed everywhere)
    */
-  public long writeNow(Scratch s, MemorySegment src) throws IOException {
-    long n = src.byteSize();
-    int fd = state.fd;
+  public long writeNow(Scratch s, long address, long length) throws IOException {
     if (kind == Kind.SOCKET) {
       for (; ; ) {
-        long r = Libc.sendNonBlocking(s.errno, fd, src, n, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
+        long r =
+            Libc.sendRaw(
+                s.errno, state.fd, address, length, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
         if (r >= 0) {
           return r;
         }
@@ -209,43 +237,75 @@ public final class FdChannel extends AbstractInterruptibleChannel {
         }
       }
     }
-    MemorySegment from = src;
-    if (!src.isNative()) {
-      MemorySegment bounce = s.bounce();
-      long chunk = Math.min(n, bounce.byteSize());
-      MemorySegment.copy(src, 0, bounce, 0, chunk);
-      from = bounce.asSlice(0, chunk);
-    }
     MemorySegment iov = s.iovecs;
-    iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, from);
-    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, from.byteSize());
+    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, address);
+    iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, length);
     return pwrite(s, iov, 1);
   }
 
   /**
-   * Writes what fits now of two native segments, as one system call (gather).
+   * Writes what fits now from a segment, heap or native, without blocking. The caller holds {@link
+   * #acquire}.
    *
    * @param s the calling thread's scratch
-   * @param a the first segment, native (may be empty)
-   * @param b the second segment, native (may be empty); {@code a} and {@code b} not both empty
+   * @param src what to write, at least one byte
    * @return bytes written (&gt; 0), or -1 if nothing fits yet
    * @throws IOException if the write fails
    */
-  public long writeNow(Scratch s, MemorySegment a, MemorySegment b) throws IOException {
+  public long writeNow(Scratch s, MemorySegment src) throws IOException {
+    long n = src.byteSize();
+    if (src.isNative()) {
+      return writeNow(s, src.address(), n);
+    }
+    if (kind == Kind.SOCKET) {
+      for (; ; ) {
+        long r =
+            Libc.sendNonBlocking(
+                s.errno, state.fd, src, n, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
+        if (r >= 0) {
+          return r;
+        }
+        int errno = Native.errno(s.errno);
+        if (errno == Linux.EAGAIN) {
+          return -1;
+        }
+        if (errno != Linux.EINTR) {
+          throw Errno.exception("send", errno);
+        }
+      }
+    }
+    MemorySegment bounce = s.bounce();
+    long chunk = Math.min(n, bounce.byteSize());
+    MemorySegment.copy(src, 0, bounce, 0, chunk);
+    return writeNow(s, s.bounceAddress(), chunk);
+  }
+
+  /**
+   * Writes what fits now of two native ranges, as one system call (gather).
+   *
+   * @param s the calling thread's scratch
+   * @param a the first range's address
+   * @param aLength its length (may be 0)
+   * @param b the second range's address
+   * @param bLength its length (may be 0; not both 0)
+   * @return bytes written (&gt; 0), or -1 if nothing fits yet
+   * @throws IOException if the write fails
+   */
+  public long writeNow(Scratch s, long a, long aLength, long b, long bLength) throws IOException {
     MemorySegment iov = s.iovecs;
     int cnt = 0;
-    if (a.byteSize() > 0) {
-      iov.set(ValueLayout.ADDRESS, Linux.IOVEC_BASE, a);
-      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, a.byteSize());
+    if (aLength > 0) {
+      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, a);
+      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, aLength);
       cnt++;
     }
-    if (b.byteSize() > 0) {
+    if (bLength > 0) {
       long at = cnt * Linux.IOVEC.byteSize();
-      iov.set(ValueLayout.ADDRESS, at + Linux.IOVEC_BASE, b);
-      iov.set(ValueLayout.JAVA_LONG, at + Linux.IOVEC_LEN, b.byteSize());
+      iov.set(ValueLayout.JAVA_LONG, at + Linux.IOVEC_BASE, b);
+      iov.set(ValueLayout.JAVA_LONG, at + Linux.IOVEC_LEN, bLength);
       cnt++;
     }
-    if (kind == Kind.PIPE) {
+    if (kind != Kind.SOCKET) {
       return pwrite(s, iov, cnt);
     }
     MemorySegment msg = s.msghdr;

@@ -46,6 +46,22 @@ public final class Fds {
   }
 
   /**
+   * Duplicates a descriptor, close-on-exec.
+   *
+   * @param fd the descriptor
+   * @return the copy
+   * @throws IOException if the kernel refuses
+   */
+  public static int dupCloexec(int fd) throws IOException {
+    Scratch s = Scratch.get();
+    int copy = Libc.fcntl(s.errno, fd, Linux.F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      throw Errno.exception("fcntl F_DUPFD_CLOEXEC", Native.errno(s.errno));
+    }
+    return copy;
+  }
+
+  /**
    * Closes a channel whose close cannot fail.
    *
    * @param channel the channel

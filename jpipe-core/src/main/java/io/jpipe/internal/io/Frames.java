@@ -73,6 +73,23 @@ public final class Frames {
     return off;
   }
 
+  /** Reads until {@code length} bytes at {@code address} are filled or end of file. */
+  static long readFully(FdChannel ch, Scratch s, long address, long length, long deadline)
+      throws IOException {
+    long off = 0;
+    while (off < length) {
+      long r = ch.readNow(s, address + off, length - off);
+      if (r > 0) {
+        off += r;
+      } else if (r == 0) {
+        break;
+      } else if (!ch.await(s, Linux.POLLIN, deadline)) {
+        throw new SocketTimeoutException("timed out waiting for a message");
+      }
+    }
+    return off;
+  }
+
   /**
    * Reads the next header.
    *
@@ -86,7 +103,7 @@ public final class Frames {
    */
   public static long readHeader(FdChannel ch, Scratch s, long deadline) throws IOException {
     MemorySegment w = s.word;
-    long got = readFully(ch, s, w.asSlice(0, 4), deadline);
+    long got = readFully(ch, s, s.wordAddress, 4, deadline);
     if (got < 4) {
       if (got == 0) {
         return -1;
@@ -101,7 +118,7 @@ public final class Frames {
       throw new ProtocolException(
           "invalid message header: negative length " + n + " (0x" + Integer.toHexString(n) + ")");
     }
-    got = readFully(ch, s, w.asSlice(4, 8), deadline);
+    got = readFully(ch, s, s.wordAddress + 4, 8, deadline);
     if (got < 8) {
       throw new TruncatedMessageException(12, 4 + got, "header");
     }
@@ -127,6 +144,42 @@ public final class Frames {
   }
 
   /**
+   * Reads a whole body of {@code n} bytes into {@code dst} from {@code off}. A body that fits the
+   * bounce buffer is read into it and copied, which costs no allocation; a larger one is read
+   * straight into the array.
+   *
+   * @throws TruncatedMessageException at end of file before the body is complete
+   */
+  public static void readBodyInto(
+      FdChannel ch, Scratch s, byte[] dst, int off, int n, long deadline) throws IOException {
+    if (n == 0) {
+      return;
+    }
+    if (n <= Scratch.BOUNCE_SIZE) {
+      long got = readFully(ch, s, s.bounceAddress(), n, deadline);
+      if (got < n) {
+        throw new TruncatedMessageException(n, got, "body");
+      }
+      MemorySegment.copy(s.bounce(), ValueLayout.JAVA_BYTE, 0, dst, off, n);
+    } else {
+      readBody(ch, s, MemorySegment.ofArray(dst).asSlice(off, n), deadline);
+    }
+  }
+
+  /**
+   * Reads a whole body of {@code n} bytes into native memory at {@code address}.
+   *
+   * @throws TruncatedMessageException at end of file before the body is complete
+   */
+  public static void readBodyInto(FdChannel ch, Scratch s, long address, long n, long deadline)
+      throws IOException {
+    long got = readFully(ch, s, address, n, deadline);
+    if (got < n) {
+      throw new TruncatedMessageException(n, got, "body");
+    }
+  }
+
+  /**
    * Reads a body of {@code length} bytes into a new array. Above {@link #GROW_THRESHOLD} the array
    * grows as bytes arrive, so a lying header cannot exhaust the heap by itself.
    *
@@ -140,9 +193,7 @@ public final class Frames {
     int n = (int) length;
     if (n <= GROW_THRESHOLD) {
       byte[] body = new byte[n];
-      if (n > 0) {
-        readBody(ch, s, MemorySegment.ofArray(body), deadline);
-      }
+      readBodyInto(ch, s, body, 0, n, deadline);
       return body;
     }
     byte[] body = new byte[GROW_THRESHOLD];
@@ -201,11 +252,10 @@ public final class Frames {
    */
   public static void skipBody(FdChannel ch, Scratch s, long length, long deadline)
       throws IOException {
-    MemorySegment bounce = s.bounce();
     long left = length;
     while (left > 0) {
-      long chunk = Math.min(left, bounce.byteSize());
-      long got = readFully(ch, s, bounce.asSlice(0, chunk), deadline);
+      long chunk = Math.min(left, Scratch.BOUNCE_SIZE);
+      long got = readFully(ch, s, s.bounceAddress(), chunk, deadline);
       left -= got;
       if (got < chunk) {
         throw new TruncatedMessageException(length, length - left, "body");
@@ -215,7 +265,7 @@ public final class Frames {
 
   // ---------------------------------------------------------------- writing
 
-  /** Writes all of {@code src}, waiting for room as needed. */
+  /** Writes all of {@code src} (heap or native), waiting for room as needed. */
   static void writeFully(FdChannel ch, Scratch s, MemorySegment src, long deadline)
       throws IOException {
     long n = src.byteSize();
@@ -230,16 +280,21 @@ public final class Frames {
     }
   }
 
-  /** Writes all of the native segments {@code a} then {@code b}, gathered. */
-  static void writeFully(FdChannel ch, Scratch s, MemorySegment a, MemorySegment b, long deadline)
+  /** Writes {@code aLength} bytes at {@code a} then {@code bLength} at {@code b}, gathered. */
+  static void writeFully(
+      FdChannel ch, Scratch s, long a, long aLength, long b, long bLength, long deadline)
       throws IOException {
-    long na = a.byteSize();
-    long total = na + b.byteSize();
+    long total = aLength + bLength;
     long off = 0;
     while (off < total) {
-      MemorySegment first = off < na ? a.asSlice(off) : MemorySegment.NULL;
-      MemorySegment second = off <= na ? b : b.asSlice(off - na);
-      long r = ch.writeNow(s, first, second);
+      long r;
+      if (off >= aLength) {
+        r = ch.writeNow(s, b + off - aLength, total - off);
+      } else if (bLength == 0) {
+        r = ch.writeNow(s, a + off, aLength - off);
+      } else {
+        r = ch.writeNow(s, a + off, aLength - off, b, bLength);
+      }
       if (r > 0) {
         off += r;
       } else if (!ch.await(s, Linux.POLLOUT, deadline)) {
@@ -249,7 +304,7 @@ public final class Frames {
   }
 
   /**
-   * Writes the header for {@code length} into {@code s.word}.
+   * Writes the header for {@code length} at the start of {@code word}.
    *
    * @return the header's size, 4 or 12
    */
@@ -276,40 +331,64 @@ public final class Frames {
   }
 
   /**
-   * Sends one message whose payload is {@code payload} (heap or native, any length).
+   * Sends one message whose payload is {@code n} bytes of {@code src} from {@code off}.
    *
-   * <p>A payload of up to {@link Scratch#SMALL_FRAME} bytes from the heap is copied behind its
-   * header and sent in one write, as CPython does (and a pipe write of at most PIPE_BUF bytes is
-   * atomic, so such messages from several processes never interleave). A native payload is sent
-   * with its header in one gathering write, without a copy.
+   * <p>A payload that fits the bounce buffer with its header is copied behind the header and sent
+   * in one write, as CPython does for up to 16 KiB, and with no allocation (a pipe write of at most
+   * PIPE_BUF bytes is atomic, so such messages from several processes never interleave). A larger
+   * one goes as the header, then the array itself.
+   */
+  public static void writeMessage(
+      FdChannel ch, Scratch s, byte[] src, int off, int n, long deadline) throws IOException {
+    int h = putHeader(s.word, n);
+    if (h + n <= Scratch.BOUNCE_SIZE) {
+      MemorySegment bounce = s.bounce();
+      MemorySegment.copy(s.word, 0, bounce, 0, h);
+      MemorySegment.copy(src, off, bounce, ValueLayout.JAVA_BYTE, h, n);
+      writeFully(ch, s, s.bounceAddress(), h + n, 0, 0, deadline);
+    } else {
+      writeFully(ch, s, s.wordAddress, h, 0, 0, deadline);
+      writeFully(ch, s, MemorySegment.ofArray(src).asSlice(off, n), deadline);
+    }
+  }
+
+  /**
+   * Sends one message whose payload is {@code payload} (heap or native, any length). A native
+   * payload goes with its header in one gathering write, without a copy.
    */
   public static void writeMessage(FdChannel ch, Scratch s, MemorySegment payload, long deadline)
       throws IOException {
     long n = payload.byteSize();
     int h = putHeader(s.word, n);
-    MemorySegment header = s.word.asSlice(0, h);
     if (payload.isNative()) {
-      writeFully(ch, s, header, payload, deadline);
-    } else if (n <= Scratch.SMALL_FRAME) {
+      writeFully(ch, s, s.wordAddress, h, payload.address(), n, deadline);
+    } else if (h + n <= Scratch.BOUNCE_SIZE) {
       MemorySegment bounce = s.bounce();
-      MemorySegment.copy(header, 0, bounce, 0, h);
+      MemorySegment.copy(s.word, 0, bounce, 0, h);
       MemorySegment.copy(payload, 0, bounce, h, n);
-      writeFully(ch, s, bounce.asSlice(0, h + n), deadline);
+      writeFully(ch, s, s.bounceAddress(), h + n, 0, 0, deadline);
     } else {
-      writeFully(ch, s, header, deadline);
+      writeFully(ch, s, s.wordAddress, h, 0, 0, deadline);
       writeFully(ch, s, payload, deadline);
     }
   }
 
   /**
    * Sends a frame already laid out in a heap array: its first 4 bytes are free for the header, the
-   * payload follows. Saves the copy for encoded objects.
+   * payload follows (an encoded object).
    */
   public static void writeFramed(FdChannel ch, Scratch s, byte[] frame, int length, long deadline)
       throws IOException {
     int payload = length - 4;
-    MemorySegment seg = MemorySegment.ofArray(frame).asSlice(0, length);
-    seg.set(INT_BE, 0, payload);
-    writeFully(ch, s, seg, deadline);
+    frame[0] = (byte) (payload >>> 24);
+    frame[1] = (byte) (payload >>> 16);
+    frame[2] = (byte) (payload >>> 8);
+    frame[3] = (byte) payload;
+    if (length <= Scratch.BOUNCE_SIZE) {
+      MemorySegment.copy(frame, 0, s.bounce(), ValueLayout.JAVA_BYTE, 0, length);
+      writeFully(ch, s, s.bounceAddress(), length, 0, 0, deadline);
+    } else {
+      writeFully(ch, s, MemorySegment.ofArray(frame).asSlice(0, length), deadline);
+    }
   }
 }

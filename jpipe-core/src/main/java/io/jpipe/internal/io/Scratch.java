@@ -38,10 +38,14 @@ public final class Scratch {
   /** 16 bytes for a frame header or an eventfd counter. */
   public final MemorySegment word = arena.allocate(16, 8);
 
+  /** The address of {@link #word}, for calls that take raw addresses. */
+  public final long wordAddress = word.address();
+
   /** 64 bytes for small structs: a pipe's two fds, a {@code struct timespec}, a socklen_t. */
   public final MemorySegment small = arena.allocate(64, 8);
 
   private MemorySegment bounce;
+  private long bounceAddress;
 
   private Scratch() {}
 
@@ -63,7 +67,20 @@ public final class Scratch {
     MemorySegment b = bounce;
     if (b == null) {
       b = bounce = arena.allocate(BOUNCE_SIZE, 16);
+      bounceAddress = b.address();
     }
     return b;
+  }
+
+  /**
+   * The address of {@link #bounce()}.
+   *
+   * @return the bounce buffer's address
+   */
+  public long bounceAddress() {
+    if (bounce == null) {
+      bounce();
+    }
+    return bounceAddress;
   }
 }

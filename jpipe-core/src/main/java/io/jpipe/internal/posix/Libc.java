@@ -22,6 +22,30 @@ import java.lang.invoke.MethodHandle;
 public final class Libc {
   private Libc() {}
 
+  /**
+   * Links, ahead of need, the calls every connection makes (close, send, receive, poll). A child
+   * JVM runs this on a second thread at once, so that linking, most of a fresh JVM's cost of its
+   * first message, overlaps with decoding its task.
+   */
+  public static void prelink() {
+    MethodHandle[] handles = {
+      Close.H,
+      RecvRaw.H,
+      SendRaw.H,
+      Recv.H,
+      Send.H,
+      Sendmsg.H,
+      Poll.H,
+      Preadv2.H,
+      Pwritev2.H,
+      Eventfd.H,
+      Write.H
+    };
+    if (handles.length == 0) {
+      throw new AssertionError();
+    }
+  }
+
   private static FunctionDescriptor fn(
       java.lang.foreign.MemoryLayout ret, java.lang.foreign.MemoryLayout... args) {
     return FunctionDescriptor.of(ret, args);
@@ -176,6 +200,42 @@ public final class Libc {
       MemorySegment errno, int fd, MemorySegment buf, long n, int flags) {
     try {
       return (long) Send.H.invokeExact(errno, fd, buf, n, flags);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class RecvRaw {
+    static final MethodHandle H =
+        Native.downcall(
+            "recv", fn(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), Mode.CRITICAL_ERRNO);
+  }
+
+  /**
+   * {@code recv} into native memory given as a raw address (no segment object per call), linked
+   * critical; {@code flags} must contain {@code MSG_DONTWAIT}.
+   */
+  public static long recvRaw(MemorySegment errno, int fd, long address, long n, int flags) {
+    try {
+      return (long) RecvRaw.H.invokeExact(errno, fd, address, n, flags);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class SendRaw {
+    static final MethodHandle H =
+        Native.downcall(
+            "send", fn(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT), Mode.CRITICAL_ERRNO);
+  }
+
+  /**
+   * {@code send} from native memory given as a raw address, linked critical; {@code flags} must
+   * contain {@code MSG_DONTWAIT}.
+   */
+  public static long sendRaw(MemorySegment errno, int fd, long address, long n, int flags) {
+    try {
+      return (long) SendRaw.H.invokeExact(errno, fd, address, n, flags);
     } catch (Throwable t) {
       throw Native.rethrow(t);
     }

@@ -9,7 +9,6 @@ import io.jpipe.internal.io.FdPassing;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
-import java.io.ByteArrayInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -45,6 +44,9 @@ public final class ChildMain {
    * @throws Throwable whatever the target throws, after reporting it
    */
   public static void main(String[] args) throws Throwable {
+    Thread prelink = new Thread(Libc::prelink, "jpipe-prelink");
+    prelink.setDaemon(true);
+    prelink.start(); // on the other core while this one decodes the task
     resetSigterm(); // before "ready": the parent may terminate us as soon as start() returns
     if (args[0].equals("spare")) {
       spare(Integer.parseInt(args[1]));
@@ -115,9 +117,7 @@ public final class ChildMain {
   }
 
   private static Bootstrap decode(byte[] bytes, int[] fds) throws Exception {
-    try (SpawnInput in = new SpawnInput(new ByteArrayInputStream(bytes), fds)) {
-      return (Bootstrap) in.readObject();
-    }
+    return BootstrapCodec.decode(bytes, new Revival(fds));
   }
 
   private static byte[] trace(Throwable t) {

@@ -6,37 +6,52 @@ import java.io.Serializable;
 
 /**
  * What a connection end or a lock becomes on its way to a child: the index of its descriptor among
- * those the child inherits, and what is needed to rebuild it there.
+ * those the child inherits, and what is needed to rebuild it there. Plain classes, not records:
+ * records deserialize through method handles that are slow to build in a fresh JVM.
  */
-sealed interface Inherited extends Serializable {
-  /**
-   * The descriptor's index among the inherited ones (the child's fd is the first one plus this).
-   *
-   * @return the index
-   */
-  int index();
+abstract sealed class Inherited implements Serializable
+    permits Inherited.Connection, Inherited.Lock {
+  @Serial private static final long serialVersionUID = 1L;
 
-  /**
-   * A connection end.
-   *
-   * @param index see {@link Inherited#index()}
-   * @param kind socket or pipe
-   * @param readable whether it receives
-   * @param writable whether it sends
-   * @param codec its codec (Serializable)
-   */
-  record Connection(
-      int index, FdChannel.Kind kind, boolean readable, boolean writable, Serializable codec)
-      implements Inherited {
-    @Serial private static final long serialVersionUID = 1L;
+  /** The descriptor's index among the inherited ones. */
+  final int index;
+
+  Inherited(int index) {
+    this.index = index;
   }
 
-  /**
-   * A process lock.
-   *
-   * @param index see {@link Inherited#index()}
-   */
-  record Lock(int index) implements Inherited {
+  /** A connection end. */
+  static final class Connection extends Inherited {
     @Serial private static final long serialVersionUID = 1L;
+
+    /** Socket or pipe. */
+    final FdChannel.Kind kind;
+
+    /** Whether it receives. */
+    final boolean readable;
+
+    /** Whether it sends. */
+    final boolean writable;
+
+    /** Its codec (Serializable). */
+    final Serializable codec;
+
+    Connection(
+        int index, FdChannel.Kind kind, boolean readable, boolean writable, Serializable codec) {
+      super(index);
+      this.kind = kind;
+      this.readable = readable;
+      this.writable = writable;
+      this.codec = codec;
+    }
+  }
+
+  /** A process lock. */
+  static final class Lock extends Inherited {
+    @Serial private static final long serialVersionUID = 1L;
+
+    Lock(int index) {
+      super(index);
+    }
   }
 }

@@ -1,14 +1,69 @@
 package io.jpipe.internal.spawn;
 
 import io.jpipe.ChildProcess;
+import java.io.Serial;
+import java.io.Serializable;
+import java.lang.invoke.MethodHandleInfo;
+import java.lang.invoke.MethodType;
+import java.lang.invoke.SerializedLambda;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 
-/** Calls a child's target with its arguments. */
+/**
+ * Calls a child's target with its arguments.
+ *
+ * <p>A target is usually a method reference to a static method ({@code Demo::consumer}). Sent as a
+ * serialized lambda, it would make the child run the lambda metafactory and spin a class before the
+ * task starts; so such a target travels as the method's class, name and descriptor and is called by
+ * reflection. Any other target (a lambda that captures values, a reference to an instance method)
+ * travels as the serialized lambda.
+ */
 final class Targets {
   private Targets() {}
+
+  /** A static method, named (a plain class: records are slow to deserialize in a new JVM). */
+  static final class StaticMethod implements Serializable {
+    @Serial private static final long serialVersionUID = 1L;
+
+    /** The binary class name. */
+    final String className;
+
+    /** The method name. */
+    final String methodName;
+
+    /** The method descriptor. */
+    final String descriptor;
+
+    StaticMethod(String className, String methodName, String descriptor) {
+      this.className = className;
+      this.methodName = methodName;
+      this.descriptor = descriptor;
+    }
+  }
+
+  /** What travels for {@code target}: a {@link StaticMethod} where possible, else the target. */
+  static Serializable describe(Serializable target) {
+    try {
+      Method writeReplace = target.getClass().getDeclaredMethod("writeReplace");
+      writeReplace.setAccessible(true);
+      if (writeReplace.invoke(target) instanceof SerializedLambda sl
+          && sl.getImplMethodKind() == MethodHandleInfo.REF_invokeStatic
+          && sl.getCapturedArgCount() == 0) {
+        return new StaticMethod(
+            sl.getImplClass().replace('/', '.'),
+            sl.getImplMethodName(),
+            sl.getImplMethodSignature());
+      }
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // not a lambda, or not open to us (a named module): send it as it is
+    }
+    return target;
+  }
 
   @SuppressWarnings("unchecked")
   static void invoke(Object target, Object[] a) throws Exception {
     switch (target) {
+      case StaticMethod m -> call(m, a);
       case ChildProcess.Target0 t -> t.run();
       case ChildProcess.Target1<?> t -> ((ChildProcess.Target1<Object>) t).run(a[0]);
       case ChildProcess.Target2<?, ?> t ->
@@ -18,6 +73,25 @@ final class Targets {
       case ChildProcess.Target4<?, ?, ?, ?> t ->
           ((ChildProcess.Target4<Object, Object, Object, Object>) t).run(a[0], a[1], a[2], a[3]);
       default -> throw new IllegalArgumentException("not a ChildProcess target: " + target);
+    }
+  }
+
+  private static void call(StaticMethod m, Object[] a) throws Exception {
+    ClassLoader loader = Thread.currentThread().getContextClassLoader();
+    Class<?> c = Class.forName(m.className, true, loader);
+    MethodType type = MethodType.fromMethodDescriptorString(m.descriptor, loader);
+    Method method = c.getDeclaredMethod(m.methodName, type.parameterArray());
+    method.setAccessible(true);
+    try {
+      method.invoke(null, a);
+    } catch (InvocationTargetException e) {
+      if (e.getCause() instanceof Exception ex) {
+        throw ex;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
     }
   }
 }

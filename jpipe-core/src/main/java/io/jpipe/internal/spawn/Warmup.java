@@ -1,10 +1,9 @@
 package io.jpipe.internal.spawn;
 
+import io.jpipe.ChildProcess;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessLock;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
+import io.jpipe.internal.io.Fds;
 import java.time.Duration;
 import java.util.List;
 
@@ -17,7 +16,43 @@ import java.util.List;
 final class Warmup {
   private Warmup() {}
 
-  static void run() throws IOException, ClassNotFoundException {
+  private static void target(Object unused, Object alsoUnused) {}
+
+  // Targets of every arity, called as a child calls its target: the method handles behind
+  // reflection are shared by methods of the same shape, so a task's first call is cheap.
+  private static void arity0() {}
+
+  private static void arity1(Pipe a) {}
+
+  private static void arity2(Pipe a, String b) {}
+
+  private static void arity3(Pipe a, String b, Integer c) {}
+
+  private static void arity4(Pipe a, String b, Integer c, Object d) {}
+
+  private static void callEveryArity() throws Exception {
+    String w = Warmup.class.getName();
+    Targets.invoke(new Targets.StaticMethod(w, "arity0", "()V"), new Object[0]);
+    Targets.invoke(
+        new Targets.StaticMethod(w, "arity1", "(Lio/jpipe/Pipe;)V"), new Object[] {null});
+    Targets.invoke(
+        new Targets.StaticMethod(w, "arity2", "(Lio/jpipe/Pipe;Ljava/lang/String;)V"),
+        new Object[] {null, null});
+    Targets.invoke(
+        new Targets.StaticMethod(
+            w, "arity3", "(Lio/jpipe/Pipe;Ljava/lang/String;Ljava/lang/Integer;)V"),
+        new Object[] {null, null, null});
+    Targets.invoke(
+        new Targets.StaticMethod(
+            w,
+            "arity4",
+            "(Lio/jpipe/Pipe;Ljava/lang/String;Ljava/lang/Integer;Ljava/lang/Object;)V"),
+        new Object[] {null, null, null, null});
+  }
+
+  @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
+  static void run() throws Exception {
+    callEveryArity();
     try (Pipe p = Pipe.open()) {
       for (int i = 0; i < 100; i++) {
         p.conn1().sendBytes(new byte[8]);
@@ -30,26 +65,52 @@ final class Warmup {
       p.conn2().poll();
       p.conn2().poll(Duration.ofMillis(1));
     }
-    try (Pipe p = Pipe.open(false)) {
+    try (Pipe p = Pipe.open(false);
+        ProcessLock lock = ProcessLock.create()) {
       p.conn2().sendBytes(new byte[64]);
       p.conn1().recvBytes();
-      // The bootstrap path: placeholders for a connection and a lock, and back.
-      try (ProcessLock lock = ProcessLock.create()) {
-        lock.lock();
-        lock.unlock();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        SpawnOutput out = new SpawnOutput(bytes);
-        try {
-          out.writeObject(new Bootstrap("warmup", false, 0, (Object) "target", new Object[] {}));
-          out.flush();
-        } finally {
-          out.releaseAll();
-        }
-        try (SpawnInput in =
-            new SpawnInput(new ByteArrayInputStream(bytes.toByteArray()), new int[0])) {
-          in.readObject();
+      lock.lock();
+      lock.unlock();
+      bootstrapRoundTrip(Warmup::target, new Object[] {p.conn1(), 1}); // the compact path
+      bootstrapRoundTrip(
+          Warmup::target, new Object[] {lock, List.of(p.conn2(), 2.5)}); // with serialization
+    }
+  }
+
+  /** Encodes a bootstrap as a parent does and decodes it as a child does, on copies of the fds. */
+  private static void bootstrapRoundTrip(ChildProcess.Target2<Object, Object> target, Object[] args)
+      throws Exception {
+    Inheritance inheritance = new Inheritance();
+    byte[] bytes;
+    int[] copies;
+    try {
+      bytes = BootstrapCodec.encode("warmup", false, 0, target, args, inheritance);
+      int[] fds = inheritance.fds();
+      copies = new int[fds.length];
+      for (int i = 0; i < fds.length; i++) {
+        copies[i] = Fds.dupCloexec(fds[i]);
+      }
+    } finally {
+      inheritance.releaseAll();
+    }
+    Bootstrap boot = BootstrapCodec.decode(bytes, new Revival(copies));
+    closeAll(boot.args());
+  }
+
+  private static void closeAll(Object o) throws Exception {
+    switch (o) {
+      case AutoCloseable c -> c.close();
+      case Object[] a -> {
+        for (Object x : a) {
+          closeAll(x);
         }
       }
+      case List<?> l -> {
+        for (Object x : l) {
+          closeAll(x);
+        }
+      }
+      case null, default -> {}
     }
   }
 }

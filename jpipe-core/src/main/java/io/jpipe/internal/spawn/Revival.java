@@ -1,0 +1,60 @@
+package io.jpipe.internal.spawn;
+
+import io.jpipe.Connection;
+import io.jpipe.ProcessLock;
+import io.jpipe.codec.Codec;
+import io.jpipe.internal.Access;
+import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.sync.SharedMutex;
+import java.io.IOException;
+import java.io.InvalidObjectException;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The child's side of {@link Inheritance}: the inherited descriptors by index, each made a live
+ * connection end or lock once (the same object however often it appears).
+ */
+final class Revival {
+  private final int[] fds;
+  private final Map<Integer, Object> live = new HashMap<>();
+
+  Revival(int[] fds) {
+    this.fds = fds.clone();
+  }
+
+  private int fd(int index) throws InvalidObjectException {
+    if (index < 0 || index >= fds.length) {
+      throw new InvalidObjectException("no inherited descriptor #" + index);
+    }
+    return fds[index];
+  }
+
+  Connection connection(
+      int index, FdChannel.Kind kind, boolean readable, boolean writable, Codec codec)
+      throws IOException {
+    Object o = live.get(index);
+    if (o == null) {
+      o =
+          Access.connections()
+              .newConnection(new FdChannel(fd(index), kind), readable, writable, codec);
+      live.put(index, o);
+    }
+    if (!(o instanceof Connection c)) {
+      throw new InvalidObjectException("descriptor #" + index + " is not a connection");
+    }
+    return c;
+  }
+
+  ProcessLock lock(int index) throws IOException {
+    Object o = live.get(index);
+    if (o == null) {
+      o = Access.locks().wrap(SharedMutex.attach(fd(index)));
+      live.put(index, o);
+    }
+    if (!(o instanceof ProcessLock l)) {
+      throw new InvalidObjectException("descriptor #" + index + " is not a lock");
+    }
+    return l;
+  }
+}
