@@ -194,14 +194,33 @@ public final class ChildProcess {
   }
 
   /**
-   * Boots a warm spare now, in the background, for children with these JVM options (CPython's
-   * {@code forkserver.ensure_running}), so that the first {@link StartMethod#WARM} start is fast
-   * too.
+   * Boots a warm spare for children with these JVM options, if none is waiting, and waits up to
+   * {@code wait} for it to be ready (CPython's {@code forkserver.ensure_running}), so that the
+   * first {@link StartMethod#WARM} start is fast too. With a zero wait it returns at once and the
+   * spare boots in the background.
    *
+   * @param wait the longest wait; zero for none
    * @param jvmOptions the options the children will have
+   * @return whether a ready spare is waiting now
    */
-  public static void prestartWarm(String... jvmOptions) {
-    io.jpipe.internal.spawn.WarmPool.prestart(List.of(jvmOptions));
+  public static boolean prestartWarm(Duration wait, String... jvmOptions) {
+    return io.jpipe.internal.spawn.WarmPool.awaitSpare(
+        List.of(jvmOptions), Math.max(0, wait.toNanos()));
+  }
+
+  /**
+   * Builds, if it does not exist yet, the JDK AOT cache that {@link StartMethod#SPAWN} children
+   * with these JVM options boot from, and waits up to {@code wait} for it. Children never need this
+   * call (the first of them starts the cache's training in the background); it lets a program or a
+   * deployment step pay that once, up front. A class path with directories on it cannot have a
+   * cache.
+   *
+   * @param wait the longest wait
+   * @param jvmOptions the options the children will have
+   * @return whether children with these options now boot from a cache
+   */
+  public static boolean prepareSpawn(Duration wait, String... jvmOptions) {
+    return ChildLauncher.prepareAotCache(List.of(jvmOptions), saturatedNanos(wait));
   }
 
   private static final AtomicInteger COUNTER = new AtomicInteger();
@@ -411,13 +430,27 @@ public final class ChildProcess {
     started = true;
     ChildLauncher.Launched launched =
         ChildLauncher.launch(
-            name, daemon, target, args, jvmOptions, startMethod == StartMethod.WARM);
+            name,
+            daemon,
+            target,
+            args,
+            jvmOptions,
+            startMethod == StartMethod.WARM,
+            saturatedNanos(startTimeout));
     pid = launched.pid();
     pidfd = launched.pidfd();
     installHook();
     LIVE.add(this);
     launched.exit().listen(this::exited);
     awaitReady(launched.status());
+  }
+
+  private static long saturatedNanos(Duration d) {
+    try {
+      return d.toNanos();
+    } catch (ArithmeticException e) {
+      return d.isNegative() ? 0 : Long.MAX_VALUE;
+    }
   }
 
   private void awaitReady(Connection status) throws IOException {

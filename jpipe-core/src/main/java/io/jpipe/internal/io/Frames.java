@@ -91,6 +91,18 @@ public final class Frames {
   }
 
   /**
+   * Reads exactly {@code length} bytes into native memory.
+   *
+   * @return true if they all came, false at end of file
+   * @throws SocketTimeoutException if the deadline passes
+   * @throws IOException if reading fails
+   */
+  public static boolean readExactly(
+      FdChannel ch, Scratch s, long address, long length, long deadline) throws IOException {
+    return readFully(ch, s, address, length, deadline) == length;
+  }
+
+  /**
    * Reads the next header.
    *
    * @param ch the channel

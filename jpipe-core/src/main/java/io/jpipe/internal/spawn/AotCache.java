@@ -65,6 +65,44 @@ final class AotCache {
     return List.of();
   }
 
+  /**
+   * Makes sure the cache for these options exists, training it now if needed, waiting up to {@code
+   * nanos}.
+   *
+   * @param jvmOptions the user's options for the children
+   * @param nanos the longest wait
+   * @return whether children with these options now boot from a cache
+   */
+  static boolean prepare(List<String> jvmOptions, long nanos) {
+    if (!Boolean.parseBoolean(System.getProperty("jpipe.aot", "true"))) {
+      return false;
+    }
+    try {
+      String key = key(jvmOptions);
+      if (key == null) {
+        return false;
+      }
+      Path dir = directory();
+      Path cache = dir.resolve("child-" + key + ".aot");
+      long deadline = System.nanoTime() + nanos;
+      if (!Files.isRegularFile(cache)) {
+        trainLater(jvmOptions, dir, cache);
+      }
+      while (!Files.isRegularFile(cache)) {
+        if (System.nanoTime() - deadline > 0) {
+          return false;
+        }
+        Thread.sleep(20);
+      }
+      return true;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** Where caches live, created private to the user. */
   static Path directory() throws IOException {
     String configured = System.getProperty("jpipe.aot.dir");

@@ -59,6 +59,7 @@ public final class ChildLauncher {
    * @param args its arguments
    * @param jvmOptions extra JVM options
    * @param warm whether to use a warm spare
+   * @param startNanos how long a spare started now may take to come up
    * @return the child
    * @throws IOException if serializing or starting fails; nothing is left behind
    */
@@ -68,7 +69,8 @@ public final class ChildLauncher {
       Object target,
       Object[] args,
       List<String> jvmOptions,
-      boolean warm)
+      boolean warm,
+      long startNanos)
       throws IOException {
     Inheritance inheritance = new Inheritance();
     try {
@@ -76,7 +78,7 @@ public final class ChildLauncher {
           BootstrapCodec.encode(
               name, daemon, ProcessHandle.current().pid(), target, args, inheritance);
       return warm
-          ? WarmPool.assign(jvmOptions, bootstrap, inheritance.fds())
+          ? WarmPool.assign(jvmOptions, bootstrap, inheritance.fds(), startNanos)
           : spawn(bootstrap, inheritance.fds(), jvmOptions);
     } finally {
       inheritance.releaseAll();
@@ -119,6 +121,18 @@ public final class ChildLauncher {
     ExitWatch exit = new ExitWatch();
     FdChannel pidfd = watch(pid, exit);
     return new Launched(pid, pidfd, exit, statusEnd);
+  }
+
+  /**
+   * Builds the AOT cache children with these options boot from, if one can be used, waiting up to
+   * {@code nanos}.
+   *
+   * @param jvmOptions the children's extra options
+   * @param nanos the longest wait
+   * @return whether children now boot from a cache
+   */
+  public static boolean prepareAotCache(List<String> jvmOptions, long nanos) {
+    return AotCache.prepare(List.copyOf(jvmOptions), nanos);
   }
 
   /** Opens the child's pidfd and hands it to the reaper. */

@@ -81,6 +81,12 @@ public final class ChildMain {
    */
   private static void spare(int ctlFd) throws Throwable {
     Warmup.run();
+    Scratch s = Scratch.get();
+    s.word.set(ValueLayout.JAVA_BYTE, 0, WarmPool.READY);
+    if (Libc.write(s.errno, ctlFd, s.word, 1) != 1) { // the parent may take us now
+      System.exit(0);
+      return;
+    }
     int[] fds;
     try {
       fds = FdPassing.receive(ctlFd);

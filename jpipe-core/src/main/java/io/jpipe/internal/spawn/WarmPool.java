@@ -32,12 +32,19 @@ import java.util.concurrent.TimeUnit;
 public final class WarmPool {
   private WarmPool() {}
 
+  /** The byte a spare writes on its socket once booted and warmed up. */
+  static final byte READY = 'R';
+
+  /** How long a spare may take to boot and warm up before it is given up. */
+  private static final long BOOT_NANOS = TimeUnit.SECONDS.toNanos(120);
+
   /** An idle spare: booted, waiting on {@code ctl}. */
   private record Spare(int pid, FdChannel pidfd, ExitWatch exit, FdChannel ctl) {}
 
   // Guarded by WarmPool.class.
   private static final Map<List<String>, Deque<Spare>> IDLE = new HashMap<>();
   private static final List<List<String>> REFILLING = new ArrayList<>();
+  private static final List<Spare> BOOTING = new ArrayList<>();
   private static boolean shutdown;
 
   private static final ExecutorService REFILL =
@@ -68,6 +75,20 @@ public final class WarmPool {
   private static void refill(List<String> key) {
     try {
       Spare spare = spawnSpare(key);
+      synchronized (WarmPool.class) {
+        BOOTING.add(spare);
+      }
+      boolean ready = awaitReadyByte(spare, System.nanoTime() + BOOT_NANOS);
+      synchronized (WarmPool.class) {
+        BOOTING.remove(spare);
+      }
+      if (!ready) {
+        synchronized (WarmPool.class) {
+          REFILLING.remove(key);
+        }
+        retire(spare);
+        return;
+      }
       boolean keep;
       synchronized (WarmPool.class) {
         REFILLING.remove(key);
@@ -87,11 +108,64 @@ public final class WarmPool {
     }
   }
 
-  /** Gives a task to a spare (taken from the pool, or started now if none is ready). */
-  static ChildLauncher.Launched assign(List<String> jvmOptions, byte[] bootstrap, int[] fds)
-      throws IOException {
+  /**
+   * Waits for a spare's ready byte.
+   *
+   * @return true if it came; false on end of file, error or timeout
+   */
+  private static boolean awaitReadyByte(Spare spare, long deadline) {
+    FdChannel ctl = spare.ctl();
+    try {
+      ctl.acquire();
+      try {
+        Scratch s = Scratch.get();
+        return Frames.readExactly(ctl, s, s.wordAddress, 1, deadline)
+            && s.word.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) == READY;
+      } finally {
+        ctl.release();
+      }
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Waits until a spare with these options is ready (starting one if none is), up to {@code nanos}.
+   *
+   * @param jvmOptions the options
+   * @param nanos the longest wait
+   * @return whether a ready spare is waiting
+   */
+  public static boolean awaitSpare(List<String> jvmOptions, long nanos) {
     List<String> key = List.copyOf(jvmOptions);
-    Spare spare = take(key);
+    prestart(key);
+    long deadline = System.nanoTime() + nanos;
+    for (; ; ) {
+      synchronized (WarmPool.class) {
+        if (!IDLE.getOrDefault(key, new ArrayDeque<>()).isEmpty()) {
+          return true;
+        }
+      }
+      if (System.nanoTime() - deadline > 0) {
+        return false;
+      }
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+  }
+
+  /**
+   * Gives a task to a spare: a ready one from the pool, or one started now (then this waits, up to
+   * {@code startNanos}, for it to be ready).
+   */
+  static ChildLauncher.Launched assign(
+      List<String> jvmOptions, byte[] bootstrap, int[] fds, long startNanos) throws IOException {
+    List<String> key = List.copyOf(jvmOptions);
+    Spare spare = take(key, System.nanoTime() + startNanos);
     prestart(key);
     FdChannel ctl = spare.ctl();
     try {
@@ -112,7 +186,7 @@ public final class WarmPool {
     return new ChildLauncher.Launched(spare.pid(), spare.pidfd(), spare.exit(), status);
   }
 
-  private static Spare take(List<String> key) throws IOException {
+  private static Spare take(List<String> key, long deadline) throws IOException {
     synchronized (WarmPool.class) {
       Deque<Spare> idle = IDLE.getOrDefault(key, new ArrayDeque<>());
       for (Spare s; (s = idle.poll()) != null; ) {
@@ -122,7 +196,11 @@ public final class WarmPool {
         closeChannels(s);
       }
     }
-    return spawnSpare(key);
+    Spare fresh = spawnSpare(key);
+    // A spare that does not come up is handed over anyway: its status channel then reports
+    // end of file (it died) or the start timeout ends the wait (it hangs).
+    awaitReadyByte(fresh, deadline);
+    return fresh;
   }
 
   private static Spare spawnSpare(List<String> key) throws IOException {
@@ -207,6 +285,7 @@ public final class WarmPool {
       shutdown = true;
       IDLE.values().forEach(all::addAll);
       IDLE.clear();
+      all.addAll(BOOTING); // closing its socket ends the refill's wait for it
     }
     all.forEach(WarmPool::retire);
     all.clear();
