@@ -397,7 +397,7 @@ final class BenchCommand implements Callable<Integer> {
       }
       sb.append('"').append(e.getKey()).append("\": ");
       Object v = e.getValue();
-      if (v instanceof Number) {
+      if (v instanceof Number || v instanceof Boolean) {
         sb.append(v);
       } else {
         sb.append('"').append(jsonEscape(String.valueOf(v))).append('"');

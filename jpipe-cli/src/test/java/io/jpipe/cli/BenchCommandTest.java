@@ -20,6 +20,7 @@ class BenchCommandTest {
           "small_msgs_per_s",
           "bulk_gbps",
           "spawn_ms",
+          "spawn_warm_ms",
           "bulk_gbps_offheap",
           "rtt_bytes_p50_us",
           "rtt_bytes_p99_us",
@@ -40,6 +41,7 @@ class BenchCommandTest {
       assertTrue(m.find(), key + " missing in " + json);
       assertTrue(Double.parseDouble(m.group(1)) > 0, key + " not positive in " + json);
     }
+    assertTrue(json.matches(".*\"spawn_aot_cache\": (true|false)[,}].*"), json);
     assertTrue(json.contains("\"impl\": \"jpipe\""), json);
     assertTrue(json.matches(".*\"java\": \"[^\"]+\".*"), json);
   }

@@ -49,6 +49,13 @@ public final class FdChannel extends AbstractInterruptibleChannel {
   private final Kind kind;
 
   /**
+   * Whether the last message had to be waited for: then the next receive polls first instead of
+   * trying a read that would only say EAGAIN (a round trip saves a system call per message). A hint
+   * only, read and written by whichever thread receives.
+   */
+  boolean pollBeforeRead;
+
+  /**
    * Takes ownership of an open descriptor.
    *
    * @param fd the descriptor, close-on-exec

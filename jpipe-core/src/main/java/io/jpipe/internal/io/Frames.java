@@ -60,31 +60,47 @@ public final class Frames {
       throws IOException {
     long n = dst.byteSize();
     long off = 0;
+    boolean wait = false;
     while (off < n) {
-      long r = ch.readNow(s, off == 0 ? dst : dst.asSlice(off));
-      if (r > 0) {
-        off += r;
-      } else if (r == 0) {
-        break;
-      } else if (!ch.await(s, Linux.POLLIN, deadline)) {
+      if (wait && !ch.await(s, Linux.POLLIN, deadline)) {
         throw new SocketTimeoutException("timed out waiting for a message");
       }
+      long r = ch.readNow(s, off == 0 ? dst : dst.asSlice(off));
+      if (r == 0) {
+        break;
+      }
+      if (r > 0) {
+        off += r;
+      }
+      wait = true;
     }
     return off;
   }
 
-  /** Reads until {@code length} bytes at {@code address} are filled or end of file. */
+  /**
+   * Reads until {@code length} bytes at {@code address} are filled or end of file. After a read
+   * that got only part, the rest is most likely not there yet, so the next step is to wait, not a
+   * read that would fail with EAGAIN.
+   */
   static long readFully(FdChannel ch, Scratch s, long address, long length, long deadline)
       throws IOException {
     long off = 0;
+    boolean wait = false;
     while (off < length) {
+      if (wait && !ch.await(s, Linux.POLLIN, deadline)) {
+        throw new SocketTimeoutException("timed out waiting for a message");
+      }
       long r = ch.readNow(s, address + off, length - off);
       if (r > 0) {
         off += r;
+        wait = true;
       } else if (r == 0) {
         break;
-      } else if (!ch.await(s, Linux.POLLIN, deadline)) {
-        throw new SocketTimeoutException("timed out waiting for a message");
+      } else {
+        if (off == 0) {
+          ch.pollBeforeRead = true;
+        }
+        wait = true;
       }
     }
     return off;
@@ -115,6 +131,15 @@ public final class Frames {
    */
   public static long readHeader(FdChannel ch, Scratch s, long deadline) throws IOException {
     MemorySegment w = s.word;
+    if (ch.pollBeforeRead) {
+      long t = System.nanoTime();
+      if (!ch.await(s, Linux.POLLIN, deadline)) {
+        throw new SocketTimeoutException("timed out waiting for a message");
+      }
+      if (System.nanoTime() - t < 2_000) {
+        ch.pollBeforeRead = false; // it did not wait: messages are arriving faster than we read
+      }
+    }
     long got = readFully(ch, s, s.wordAddress, 4, deadline);
     if (got < 4) {
       if (got == 0) {
@@ -282,13 +307,16 @@ public final class Frames {
       throws IOException {
     long n = src.byteSize();
     long off = 0;
+    boolean wait = false;
     while (off < n) {
+      if (wait && !ch.await(s, Linux.POLLOUT, deadline)) {
+        throw new SocketTimeoutException("timed out sending a message");
+      }
       long r = ch.writeNow(s, off == 0 ? src : src.asSlice(off));
       if (r > 0) {
         off += r;
-      } else if (!ch.await(s, Linux.POLLOUT, deadline)) {
-        throw new SocketTimeoutException("timed out sending a message");
       }
+      wait = true; // after a partial write (or none) the buffer is full: wait for room
     }
   }
 
@@ -298,7 +326,11 @@ public final class Frames {
       throws IOException {
     long total = aLength + bLength;
     long off = 0;
+    boolean wait = false;
     while (off < total) {
+      if (wait && !ch.await(s, Linux.POLLOUT, deadline)) {
+        throw new SocketTimeoutException("timed out sending a message");
+      }
       long r;
       if (off >= aLength) {
         r = ch.writeNow(s, b + off - aLength, total - off);
@@ -309,9 +341,8 @@ public final class Frames {
       }
       if (r > 0) {
         off += r;
-      } else if (!ch.await(s, Linux.POLLOUT, deadline)) {
-        throw new SocketTimeoutException("timed out sending a message");
       }
+      wait = true; // after a partial write (or none) the buffer is full: wait for room
     }
   }
 

@@ -16,8 +16,8 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,14 +46,21 @@ public final class WarmPool {
   private static final List<List<String>> REFILLING = new ArrayList<>();
   private static final List<Spare> BOOTING = new ArrayList<>();
   private static boolean shutdown;
+  private static int epoch; // bumped by shutdown: refills scheduled before it are dropped
 
-  private static final ExecutorService REFILL =
-      Executors.newSingleThreadExecutor(
+  private static final ScheduledExecutorService REFILL =
+      Executors.newSingleThreadScheduledExecutor(
           r -> {
             Thread t = new Thread(r, "jpipe-warm-pool");
             t.setDaemon(true);
             return t;
           });
+
+  /**
+   * A replacement spare boots this long after a spare was taken, so that its boot (a JVM's worth of
+   * CPU) does not compete with the new child's first moments.
+   */
+  private static final long REFILL_DELAY_MILLIS = 200;
 
   /**
    * Makes sure a spare with these options is booting or waiting; returns at once.
@@ -70,6 +77,25 @@ public final class WarmPool {
       REFILLING.add(key);
     }
     REFILL.execute(() -> refill(key));
+  }
+
+  /** As {@link #prestart}, after {@link #REFILL_DELAY_MILLIS} (unless shut down meanwhile). */
+  private static void prestartLater(List<String> key) {
+    int scheduledIn;
+    synchronized (WarmPool.class) {
+      scheduledIn = epoch;
+    }
+    REFILL.schedule(
+        () -> {
+          synchronized (WarmPool.class) {
+            if (epoch != scheduledIn) {
+              return;
+            }
+          }
+          prestart(key);
+        },
+        REFILL_DELAY_MILLIS,
+        TimeUnit.MILLISECONDS);
   }
 
   private static void refill(List<String> key) {
@@ -166,7 +192,7 @@ public final class WarmPool {
       List<String> jvmOptions, byte[] bootstrap, int[] fds, long startNanos) throws IOException {
     List<String> key = List.copyOf(jvmOptions);
     Spare spare = take(key, System.nanoTime() + startNanos);
-    prestart(key);
+    prestartLater(key);
     FdChannel ctl = spare.ctl();
     try {
       ctl.acquire();
@@ -283,6 +309,7 @@ public final class WarmPool {
     List<Spare> all = new ArrayList<>();
     synchronized (WarmPool.class) {
       shutdown = true;
+      epoch++;
       IDLE.values().forEach(all::addAll);
       IDLE.clear();
       all.addAll(BOOTING); // closing its socket ends the refill's wait for it
@@ -290,7 +317,11 @@ public final class WarmPool {
     all.forEach(WarmPool::retire);
     all.clear();
     try {
-      REFILL.submit(() -> {}).get(60, TimeUnit.SECONDS); // let a refill in flight finish
+      // let a refill in flight (or scheduled) finish
+      REFILL
+          .schedule(() -> {}, REFILL_DELAY_MILLIS, TimeUnit.MILLISECONDS)
+          .get(60, TimeUnit.SECONDS);
+      REFILL.submit(() -> {}).get(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       // best effort
     }
