@@ -2,6 +2,7 @@ package io.jpipe;
 
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.FrameBuffer;
 import io.jpipe.internal.io.Frames;
@@ -56,6 +57,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * java.nio.channels.AsynchronousCloseException}; interrupting a blocked thread closes the
  * connection and throws {@link ClosedByInterruptException} with the interrupt status kept, as for
  * any {@link InterruptibleChannel}.
+ *
+ * <p>A blocking call waits in the kernel ({@code poll}), not in the JDK's scheduler, so a virtual
+ * thread blocked on a connection pins its carrier thread for the wait. Many virtual threads each
+ * waiting on their own connection therefore need as many carriers; wait on many connections from
+ * one thread with {@link Connections#waitAny} instead, or use platform threads.
  *
  * <p>Across processes the locks do not reach: several processes that send on, or receive from, the
  * same end must share a {@code ProcessLock}. Without a lock only this is safe: several processes
@@ -197,6 +203,9 @@ public final class Connection implements InterruptibleChannel {
         body = readBodyArray(s, n);
         length = body.length;
       }
+    } catch (RuntimeException | Error e) {
+      stopReading(); // a header may be consumed without its body: the stream is out of step
+      throw e;
     } finally {
       unlockRead();
     }
@@ -322,7 +331,18 @@ public final class Connection implements InterruptibleChannel {
    */
   public void sendBytes(MemorySegment payload) throws IOException {
     ensureWritableEnd();
+    checkUsable(payload);
     sendSegment(payload);
+  }
+
+  /** The kernel gets the segment's address: it must be alive and this thread's to use. */
+  private static void checkUsable(MemorySegment segment) {
+    if (!segment.scope().isAlive()) {
+      throw new IllegalStateException("the segment's arena is closed");
+    }
+    if (!segment.isAccessibleBy(Thread.currentThread())) {
+      throw new WrongThreadException("the segment is confined to another thread");
+    }
   }
 
   private static void checkOffset(int length, int offset) {
@@ -393,6 +413,9 @@ public final class Connection implements InterruptibleChannel {
         throw badLength(new MessageTooLongException(n, maxLength));
       }
       return readBodyArray(s, n);
+    } catch (RuntimeException | Error e) {
+      stopReading(); // a header may be consumed without its body: the stream is out of step
+      throw e;
     } finally {
       unlockRead();
     }
@@ -414,6 +437,9 @@ public final class Connection implements InterruptibleChannel {
   public MemorySegment recvBytes(Arena arena, long maxLength) throws IOException {
     ensureReadableEnd();
     Objects.requireNonNull(arena, "arena");
+    if (!arena.scope().isAlive()) {
+      throw new IllegalStateException("the arena is closed");
+    }
     if (maxLength < 0) {
       throw new IllegalArgumentException("negative maxLength: " + maxLength);
     }
@@ -433,6 +459,9 @@ public final class Connection implements InterruptibleChannel {
       } catch (MessageTooLongException e) {
         throw badLength(e);
       }
+    } catch (RuntimeException | Error e) {
+      stopReading(); // a header may be consumed without its body: the stream is out of step
+      throw e;
     } finally {
       unlockRead();
     }
@@ -526,6 +555,7 @@ public final class Connection implements InterruptibleChannel {
     if (dst.isReadOnly()) {
       throw new IllegalArgumentException("read-only segment");
     }
+    checkUsable(dst);
     return recvInto(dst);
   }
 
@@ -538,6 +568,9 @@ public final class Connection implements InterruptibleChannel {
       }
       Frames.readBodyInto(ch, s, buf, offset, (int) n, FdChannel.NO_DEADLINE);
       return (int) n;
+    } catch (RuntimeException | Error e) {
+      stopReading(); // a header may be consumed without its body: the stream is out of step
+      throw e;
     } finally {
       unlockRead();
     }
@@ -560,6 +593,9 @@ public final class Connection implements InterruptibleChannel {
         readBody(s, dst.asSlice(0, n));
       }
       return n;
+    } catch (RuntimeException | Error e) {
+      stopReading(); // a header may be consumed without its body: the stream is out of step
+      throw e;
     } finally {
       unlockRead();
     }
@@ -598,7 +634,7 @@ public final class Connection implements InterruptibleChannel {
    */
   public boolean poll(Duration timeout) throws IOException {
     ensureReadableEnd();
-    long nanos = toNanos(timeout);
+    long nanos = Durations.toNanos(timeout);
     if (nanos <= 0) {
       return poll();
     }
@@ -806,20 +842,15 @@ public final class Connection implements InterruptibleChannel {
    * _bad_message_length} does (a duplex end keeps sending; a receive-only end is closed).
    */
   private <E extends IOException> E badLength(E e) {
+    stopReading();
+    return e;
+  }
+
+  private void stopReading() {
     if (writable) {
       readable = false;
     } else {
       close();
-    }
-    return e;
-  }
-
-  private static long toNanos(Duration timeout) {
-    Objects.requireNonNull(timeout, "timeout");
-    try {
-      return timeout.toNanos();
-    } catch (ArithmeticException e) {
-      return timeout.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
     }
   }
 }

@@ -1,6 +1,7 @@
 package io.jpipe;
 
 import io.jpipe.internal.Access;
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
@@ -50,13 +51,7 @@ public final class Connections {
   public static <T> List<T> waitAny(Collection<? extends T> objects, Duration timeout)
       throws IOException, InterruptedException {
     Objects.requireNonNull(timeout, "timeout");
-    long nanos;
-    try {
-      nanos = timeout.toNanos();
-    } catch (ArithmeticException e) {
-      nanos = timeout.isNegative() ? 0 : Long.MAX_VALUE;
-    }
-    return waitAny(objects, Math.max(0, nanos));
+    return waitAny(objects, Math.max(0, Durations.toNanos(timeout)));
   }
 
   /**
@@ -87,16 +82,18 @@ public final class Connections {
         Object o = list.get(i);
         switch (o) {
           case Connection c -> {
-            channels[i] = Access.connections().channel(c);
-            channels[i].acquire();
-            fds[i] = channels[i].fd();
+            FdChannel ch = Access.connections().channel(c);
+            ch.acquire();
+            channels[i] = ch; // only acquired channels are released below
+            fds[i] = ch.fd();
           }
           case ChildProcess p -> {
-            channels[i] = p.sentinelChannel();
-            if (!channels[i].tryAcquire()) {
+            FdChannel ch = p.sentinelChannel();
+            if (!ch.tryAcquire()) {
               throw new IllegalStateException("the process is closed: " + p);
             }
-            fds[i] = channels[i].fd();
+            channels[i] = ch;
+            fds[i] = ch.fd();
           }
           case Integer fd -> {
             if (fd < 0) {
@@ -111,8 +108,8 @@ public final class Connections {
               throw new IllegalArgumentException(
                   "cannot wait on " + o.getClass().getName() + ": " + o);
             }
-            channels[i] = ch;
             ch.acquire();
+            channels[i] = ch;
             fds[i] = ch.fd();
           }
         }

@@ -1,5 +1,6 @@
 package io.jpipe;
 
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.sync.SharedMutex;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -148,16 +149,17 @@ public final class ProcessLock implements Lock, AutoCloseable {
     if (Thread.interrupted()) {
       throw new InterruptedException();
     }
-    long deadline = System.nanoTime() + Math.max(0, unit.toNanos(time));
+    long start = System.nanoTime();
+    long timeout = Math.max(0, unit.toNanos(time)); // saturates: Long.MAX_VALUE is forever
     for (; ; ) {
-      long sliceEnd = Math.min(deadline, System.nanoTime() + SLICE_NANOS);
-      if (acquire(sliceEnd)) {
+      long left = timeout - (System.nanoTime() - start);
+      if (acquire(System.nanoTime() + Math.max(0, Math.min(left, SLICE_NANOS)))) {
         return true;
       }
       if (Thread.interrupted()) {
         throw new InterruptedException();
       }
-      if (deadline - System.nanoTime() <= 0) {
+      if (timeout - (System.nanoTime() - start) <= 0) {
         return false;
       }
     }
@@ -171,7 +173,7 @@ public final class ProcessLock implements Lock, AutoCloseable {
    * @throws InterruptedException if interrupted before or while waiting
    */
   public boolean tryLock(Duration timeout) throws InterruptedException {
-    return tryLock(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    return tryLock(Durations.toNanos(timeout), TimeUnit.NANOSECONDS);
   }
 
   /**
@@ -182,8 +184,6 @@ public final class ProcessLock implements Lock, AutoCloseable {
   @Override
   public void unlock() {
     checkThread();
-    boolean died = ownerDied;
-    ownerDied = false;
     int r;
     try {
       r = mutex.unlock();
@@ -191,18 +191,18 @@ public final class ProcessLock implements Lock, AutoCloseable {
       throw closed(e);
     }
     if (r == SharedMutex.NOT_OWNER) {
-      ownerDied = died;
       throw new IllegalMonitorStateException("this thread does not hold the lock");
     }
     if (r != SharedMutex.OK) {
       throw new IllegalStateException("pthread_mutex_unlock failed: error " + r);
     }
+    ownerDied = false; // only the holder gets here, and the hold has ended
   }
 
   /**
-   * Whether this thread's current hold was taken over from a holder that died while holding the
-   * lock. True from that {@code lock} until the matching {@code unlock}; the state the dead holder
-   * protected may be half updated.
+   * Whether the current hold (by a thread of this process) was taken over from a holder that died
+   * while holding the lock. True from that {@code lock} until the matching {@code unlock}; the
+   * state the dead holder protected may be half updated. Meant for the holding thread.
    *
    * @return true if the previous holder died holding the lock
    */

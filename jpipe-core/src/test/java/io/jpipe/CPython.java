@@ -185,6 +185,32 @@ public record CPython(String label, String pyenvVersion) {
     }
   }
 
+  /** Every interpreter with every kind of address: ("unix" | "abstract" | "tcp"). */
+  public static java.util.stream.Stream<Object[]> withAddressKinds() {
+    List<Object[]> out = new ArrayList<>();
+    for (CPython py : versions()) {
+      for (String kind : List.of("unix", "abstract", "tcp")) {
+        out.add(new Object[] {py, kind});
+      }
+    }
+    return out.stream();
+  }
+
+  private static final java.util.concurrent.atomic.AtomicInteger ADDRESSES =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** A fresh address of that kind: a socket file in {@code dir}, an abstract name, TCP port 0. */
+  public static io.jpipe.net.Address address(String kind, java.nio.file.Path dir) {
+    int n = ADDRESSES.incrementAndGet();
+    return switch (kind) {
+      case "unix" -> io.jpipe.net.Address.unix(dir.resolve("s" + n));
+      case "abstract" ->
+          io.jpipe.net.Address.abstractUnix(
+              "jpipe-test-" + ProcessHandle.current().pid() + "-" + n);
+      default -> io.jpipe.net.Address.tcp("127.0.0.1", 0);
+    };
+  }
+
   /** The sizes cpython_peer.py sends. */
   public static final List<Integer> SIZES = List.of(0, 1, 16384, 16385, 1 << 20, 16 << 20);
 }

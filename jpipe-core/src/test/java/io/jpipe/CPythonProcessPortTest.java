@@ -290,6 +290,15 @@ class CPythonProcessPortTest {
       assertThrows(
           java.nio.channels.ClosedChannelException.class,
           () -> Connections.waitAny(List.of(pipe.conn2()), Duration.ZERO));
+      // an open connection before the closed one: nothing is released that was not acquired
+      assertThrows(
+          java.nio.channels.ClosedChannelException.class,
+          () -> Connections.waitAny(List.of(a, pipe.conn2()), Duration.ZERO));
+      assertThrows(
+          java.nio.channels.ClosedChannelException.class,
+          () -> Connections.waitAny(List.of(pipe.conn2(), a), Duration.ZERO));
+      assertThrows(java.nio.channels.ClosedChannelException.class, () -> pipe.conn2().poll());
+      assertEquals(List.of(a), Connections.waitAny(List.of(a), Duration.ZERO)); // peer closed: EOF
       assertEquals(List.of(), Connections.waitAny(List.of(), Duration.ofMillis(10)));
     }
   }

@@ -223,6 +223,29 @@ public abstract class ConnectionContract {
   }
 
   @Test
+  void deadOrForeignSegmentsAreRefusedBeforeAnythingMoves() throws Exception {
+    try (Ends e = open()) {
+      Arena closed = Arena.ofConfined();
+      MemorySegment gone = closed.allocate(16);
+      closed.close();
+      assertThrows(IllegalStateException.class, () -> e.sender().sendBytes(gone));
+      e.sender().sendBytes(new byte[] {1, 2, 3});
+      assertThrows(IllegalStateException.class, () -> e.receiver().recvBytesInto(gone));
+      assertThrows(IllegalStateException.class, () -> e.receiver().recvBytes(closed));
+      try (Arena elsewhere = Arena.ofConfined()) {
+        MemorySegment foreign =
+            async(() -> Arena.ofConfined().allocate(16)).get(); // confined to a finished thread
+        assertThrows(WrongThreadException.class, () -> e.receiver().recvBytesInto(foreign));
+        assertThrows(WrongThreadException.class, () -> e.sender().sendBytes(foreign));
+        // nothing was consumed or sent: the stream is in step
+        assertArrayEquals(
+            new byte[] {1, 2, 3}, e.receiver().recvBytes(elsewhere).toArray(ValueLayout.JAVA_BYTE));
+        assertFalse(e.receiver().poll());
+      }
+    }
+  }
+
+  @Test
   void recvBytesIntoWritesAtTheOffsetAndReturnsTheLength() throws Exception {
     try (Ends e = open()) {
       byte[] buf = new byte[10];

@@ -139,6 +139,72 @@ class ProcessLockTest {
   }
 
   @Test
+  void closingWhileHoldingReleasesTheLockForTheOtherProcesses() throws Exception {
+    ProcessLock lock = ProcessLock.create();
+    try (Pipe ctl = Pipe.open()) {
+      lock.lock();
+      ChildProcess p = ChildProcess.of(ProcessLockTest::holder, lock, ctl.conn2(), "unlock");
+      p.start();
+      assertFalse(ctl.conn1().poll(Duration.ofMillis(200)), "the child waits for the lock");
+      lock.close(); // held by this thread: unlocked, then unmapped, without harm to this thread
+      assertEquals("locked", ctl.conn1().recv());
+      ctl.conn1().send("go");
+      assertEquals("unlocked", ctl.conn1().recv());
+      ctl.conn1().close();
+      p.join();
+      assertEquals(0, p.exitCode().orElseThrow());
+      assertThrows(IllegalStateException.class, lock::tryLock);
+    }
+    try (ProcessLock other = ProcessLock.create()) { // this thread's robust list is intact
+      other.lock();
+      other.unlock();
+    }
+  }
+
+  @Test
+  void closingWhileAnotherThreadHoldsLeavesThatThreadUnharmed() throws Exception {
+    ProcessLock lock = ProcessLock.create();
+    CompletableFuture<Void> locked = new CompletableFuture<>();
+    CompletableFuture<Void> release = new CompletableFuture<>();
+    CompletableFuture<Object> holderThread =
+        async(
+            () -> {
+              lock.lock();
+              locked.complete(null);
+              release.get();
+              try (ProcessLock other = ProcessLock.create()) {
+                other.lock(); // writes this thread's robust list: the closed page is still there
+                other.unlock();
+              }
+              return "fine";
+            });
+    TestSupport.await(locked);
+    lock.close();
+    release.complete(null);
+    assertEquals("fine", TestSupport.await(holderThread));
+  }
+
+  @Test
+  void anEndlessTimedWaitIsStillInterruptible() throws Exception {
+    try (ProcessLock lock = ProcessLock.create()) {
+      lock.lock();
+      AtomicReference<Thread> waiter = new AtomicReference<>();
+      CompletableFuture<Boolean> forever =
+          async(
+              () -> {
+                waiter.set(Thread.currentThread());
+                return lock.tryLock(Long.MAX_VALUE, TimeUnit.DAYS);
+              });
+      TestSupport.eventually("waiter started", () -> waiter.get() != null);
+      Thread.sleep(200);
+      assertFalse(forever.isDone(), "Long.MAX_VALUE days is not an overflow into the past");
+      waiter.get().interrupt();
+      assertInstanceOf(InterruptedException.class, TestSupport.failureOf(forever));
+      lock.unlock();
+    }
+  }
+
+  @Test
   void aHolderThatExitsDoesNotDeadlockTheOthers() throws Exception {
     recoverFrom("exit", 3);
   }

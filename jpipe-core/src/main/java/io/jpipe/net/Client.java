@@ -3,6 +3,7 @@ package io.jpipe.net;
 import io.jpipe.Connection;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.net.Handshake;
@@ -118,9 +119,10 @@ public final class Client {
      *
      * @param timeout the limit
      * @return this
+     * @throws IllegalArgumentException if the timeout is not positive
      */
     public Builder connectTimeout(Duration timeout) {
-      this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.connectTimeout = positive(timeout);
       return this;
     }
 
@@ -129,10 +131,18 @@ public final class Client {
      *
      * @param timeout the limit
      * @return this
+     * @throws IllegalArgumentException if the timeout is not positive
      */
     public Builder handshakeTimeout(Duration timeout) {
-      this.handshakeTimeout = Objects.requireNonNull(timeout, "timeout");
+      this.handshakeTimeout = positive(timeout);
       return this;
+    }
+
+    private static Duration positive(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("timeout must be positive: " + timeout);
+      }
+      return timeout;
     }
 
     /**
@@ -142,12 +152,13 @@ public final class Client {
      * @throws IOException as {@link Client#connect(Address, byte[])}
      */
     public Connection connect() throws IOException {
-      long connectNanos = connectTimeout == null ? Long.MAX_VALUE : connectTimeout.toNanos();
+      long connectNanos =
+          connectTimeout == null ? Long.MAX_VALUE : Durations.toNanos(connectTimeout);
       FdChannel ch = Sockets.connect(address, connectNanos);
       if (authkey != null) {
         try {
           Handshake.connect(
-              ch, authkey, digest, FdChannel.deadlineAfter(handshakeTimeout.toNanos()));
+              ch, authkey, digest, FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout)));
         } catch (AuthenticationException e) {
           Fds.closeQuietly(ch);
           throw e;

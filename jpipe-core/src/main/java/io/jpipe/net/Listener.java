@@ -3,6 +3,7 @@ package io.jpipe.net;
 import io.jpipe.Connection;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.net.Handshake;
@@ -46,9 +47,17 @@ import java.util.Optional;
  * <h2>Safe defaults</h2>
  *
  * A listener without an address gets a Unix socket in a new private directory (mode 0700), as
- * CPython does; a socket file at a given path is made accessible to its owner only. The file (and
- * the private directory) is removed on {@link #close()}. An address in use is a {@link
- * java.net.BindException}, as in CPython.
+ * CPython does; a socket file at a given path is made accessible to its owner only (before the
+ * socket listens). The file (and the private directory) is removed on {@link #close()}. An address
+ * in use is a {@link java.net.BindException}, as in CPython.
+ *
+ * <p><b>Without a key, anyone who can reach the address can send you objects</b>: on TCP that is
+ * every host that can route to the port. The default codec, Java serialization, limits sizes but
+ * allows any class (as pickle does), so {@link Connection#recv()} would deserialize a stranger's
+ * object graph, and any deserialization gadget on your class path is within reach. Use a key for
+ * anything but a private Unix socket; for peers you do not trust, receive with {@link
+ * Connection#recvBytes()} or use a codec with an allow-list ({@link
+ * io.jpipe.codec.JavaSerializationCodec#withFilter}).
  */
 public final class Listener implements AutoCloseable {
   static {
@@ -83,7 +92,6 @@ public final class Listener implements AutoCloseable {
     this.privateDir = privateDir;
     if (address instanceof Address.Unix u) {
       this.socketFile = u.path();
-      Files.setPosixFilePermissions(socketFile, PosixFilePermissions.fromString("rw-------"));
       this.socketFileKey = Files.readAttributes(socketFile, BasicFileAttributes.class).fileKey();
     } else {
       this.socketFile = null;
@@ -296,7 +304,8 @@ public final class Listener implements AutoCloseable {
     FdChannel ch = new FdChannel(accepted.fd(), FdChannel.Kind.SOCKET);
     if (authkey != null) {
       try {
-        Handshake.serve(ch, authkey, digest, FdChannel.deadlineAfter(handshakeTimeout.toNanos()));
+        Handshake.serve(
+            ch, authkey, digest, FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout)));
       } catch (AuthenticationException e) {
         Fds.closeQuietly(ch);
         throw e;

@@ -16,7 +16,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -31,26 +30,12 @@ class CPythonInteropTest {
 
   @TempDir static Path dir;
 
-  static Stream<Arguments> peers() {
-    List<Arguments> out = new ArrayList<>();
-    for (CPython py : CPython.versions()) {
-      for (String kind : List.of("unix", "abstract", "tcp")) {
-        out.add(Arguments.of(py, kind));
-      }
-    }
-    return out.stream();
+  static Stream<Object[]> peers() {
+    return CPython.withAddressKinds();
   }
 
-  private static int n;
-
-  private static synchronized Address address(String kind) {
-    n++;
-    return switch (kind) {
-      case "unix" -> Address.unix(dir.resolve("s" + n));
-      case "abstract" ->
-          Address.abstractUnix("jpipe-interop-" + ProcessHandle.current().pid() + "-" + n);
-      default -> Address.tcp("127.0.0.1", 0);
-    };
+  private static Address address(String kind) {
+    return CPython.address(kind, dir);
   }
 
   /** The exchange with cpython_peer.py's echo-bytes scenario, from the jpipe side. */

@@ -22,7 +22,6 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -35,26 +34,13 @@ class PickleNetInteropTest {
   static final String KEY_HEX = HexFormat.of().formatHex(KEY);
 
   @TempDir static Path dir;
-  private static int n;
 
-  static Stream<Arguments> peers() {
-    List<Arguments> out = new ArrayList<>();
-    for (CPython py : CPython.versions()) {
-      for (String kind : List.of("unix", "abstract", "tcp")) {
-        out.add(Arguments.of(py, kind));
-      }
-    }
-    return out.stream();
+  static Stream<Object[]> peers() {
+    return CPython.withAddressKinds();
   }
 
-  private static synchronized Address address(String kind) {
-    n++;
-    return switch (kind) {
-      case "unix" -> Address.unix(dir.resolve("p" + n));
-      case "abstract" ->
-          Address.abstractUnix("jpipe-pickle-" + ProcessHandle.current().pid() + "-" + n);
-      default -> Address.tcp("127.0.0.1", 0);
-    };
+  private static Address address(String kind) {
+    return CPython.address(kind, dir);
   }
 
   /** The values sent, one per Python type of the codec's table. */

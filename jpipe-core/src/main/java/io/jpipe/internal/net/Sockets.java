@@ -19,7 +19,9 @@ import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 
 /**
@@ -109,12 +111,24 @@ public final class Sockets {
     }
   }
 
+  /** A non-blocking, close-on-exec stream socket (a listener, or one about to connect). */
+  private static int newSocket(Scratch s, int family) throws IOException {
+    int fd =
+        Libc.socket(
+            s.errno, family, Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC | Linux.SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      throw Errno.exception("socket", Native.errno(s.errno));
+    }
+    return fd;
+  }
+
   private static List<InetAddress> resolve(Address.Tcp tcp) throws UnknownHostException {
     return List.of(InetAddress.getAllByName(tcp.host()));
   }
 
   /**
-   * Creates a listening socket bound to {@code address}.
+   * Creates a listening socket bound to {@code address}. A Unix socket file is made readable and
+   * writable by its owner only before the socket starts listening.
    *
    * @param address where to listen
    * @param backlog the listen backlog
@@ -128,15 +142,7 @@ public final class Sockets {
           address instanceof Address.Tcp tcp
               ? inet(arena, resolve(tcp).getFirst(), tcp.port())
               : unix(arena, address);
-      int fd =
-          Libc.socket(
-              s.errno,
-              sa.family(),
-              Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC | Linux.SOCK_NONBLOCK,
-              0);
-      if (fd < 0) {
-        throw Errno.exception("socket", Native.errno(s.errno));
-      }
+      int fd = newSocket(s, sa.family());
       try {
         if (sa.family() != Linux.AF_UNIX) {
           MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
@@ -147,12 +153,24 @@ public final class Sockets {
         if (Libc.bind(s.errno, fd, sa.addr(), sa.length()) != 0) {
           throw Errno.exception("bind " + address, Native.errno(s.errno));
         }
+      } catch (IOException | RuntimeException e) {
+        Fds.closeQuietly(fd);
+        throw e;
+      }
+      try {
+        if (address instanceof Address.Unix u) {
+          // Before listen: no other user can connect in between.
+          Files.setPosixFilePermissions(u.path(), PosixFilePermissions.fromString("rw-------"));
+        }
         if (Libc.listen(s.errno, fd, backlog) != 0) {
           throw Errno.exception("listen " + address, Native.errno(s.errno));
         }
         return fd;
       } catch (IOException | RuntimeException e) {
         Fds.closeQuietly(fd);
+        if (address instanceof Address.Unix u) {
+          Files.deleteIfExists(u.path()); // bind created it
+        }
         throw e;
       }
     }
@@ -207,11 +225,33 @@ public final class Sockets {
         int errno = Native.errno(s.errno);
         if (errno == Linux.EAGAIN) {
           listening.await(s, Linux.POLLIN, FdChannel.NO_DEADLINE);
-        } else if (errno != Linux.EINTR && errno != Linux.ECONNRESET) {
-          throw Errno.exception("accept", errno); // ECONNRESET: the client left; try the next
+        } else if (errno != Linux.EINTR && !clientGone(errno)) {
+          throw Errno.exception("accept", errno);
         }
       }
     }
+  }
+
+  /**
+   * Whether an accept error belongs to one pending connection, not to the listening socket: the
+   * client left, or the network failed for it (accept(2) asks to treat these like EAGAIN). The next
+   * connection is then accepted as usual.
+   */
+  private static boolean clientGone(int errno) {
+    return switch (errno) {
+      case Linux.ECONNRESET,
+          Linux.ECONNABORTED,
+          Linux.EPROTO,
+          Linux.ENOPROTOOPT,
+          Linux.ENETDOWN,
+          Linux.ENETUNREACH,
+          Linux.EHOSTDOWN,
+          Linux.EHOSTUNREACH,
+          Linux.ENONET,
+          Linux.EOPNOTSUPP ->
+          true;
+      default -> false;
+    };
   }
 
   /**
@@ -247,15 +287,7 @@ public final class Sockets {
     long deadline = FdChannel.deadlineAfter(timeoutNanos);
     try (Arena arena = Arena.ofConfined()) {
       Sockaddr sa = ip != null ? inet(arena, ip, port) : unix(arena, address);
-      int fd =
-          Libc.socket(
-              s.errno,
-              sa.family(),
-              Linux.SOCK_STREAM | Linux.SOCK_CLOEXEC | Linux.SOCK_NONBLOCK,
-              0);
-      if (fd < 0) {
-        throw Errno.exception("socket", Native.errno(s.errno));
-      }
+      int fd = newSocket(s, sa.family());
       FdChannel ch = new FdChannel(fd, FdChannel.Kind.SOCKET);
       boolean ok = false;
       try {

@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.ClosedChannelException;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A robust, process-shared, error-checking {@code pthread_mutex_t} in a page of shared memory
@@ -23,7 +24,11 @@ import java.nio.channels.ClosedChannelException;
  * undefined behaviour.
  *
  * <p>The mapping is released only when no thread is inside a call (the use count of {@link
- * FdChannel}), so closing never pulls memory from under a blocked locker.
+ * FdChannel}), so closing never pulls memory from under a blocked locker; and never while a thread
+ * of this process holds the mutex: glibc links a held robust mutex into the holder thread's robust
+ * list through the mutex's own memory, so unmapping it would leave that list pointing at nothing
+ * (the next robust lock of that thread, or its exit, would write there). Such a page is left
+ * mapped: 4 KiB, rather than a crash.
  */
 public final class SharedMutex {
   /** Shared memory size: one page. */
@@ -47,9 +52,22 @@ public final class SharedMutex {
   private final FdChannel channel;
   private final MemorySegment mutex;
 
+  /** The thread of this process that holds the mutex, or null. */
+  private final AtomicReference<Thread> holder = new AtomicReference<>();
+
   private SharedMutex(int memfd, MemorySegment map) {
     this.mutex = map;
-    this.channel = new FdChannel(memfd, FdChannel.Kind.OTHER, () -> Memory.unmap(map));
+    AtomicReference<Thread> held = holder;
+    this.channel =
+        new FdChannel(
+            memfd,
+            FdChannel.Kind.OTHER,
+            () -> {
+              Thread t = held.get();
+              if (t == null || !t.isAlive()) { // a dead thread's robust list is gone with it
+                Memory.unmap(map);
+              }
+            });
   }
 
   /**
@@ -184,7 +202,11 @@ public final class SharedMutex {
   public int unlock() throws ClosedChannelException {
     channel.acquire();
     try {
-      return Libc.mutexUnlock(mutex);
+      int r = Libc.mutexUnlock(mutex);
+      if (r == 0) {
+        holder.set(null);
+      }
+      return r;
     } finally {
       channel.release();
     }
@@ -194,11 +216,33 @@ public final class SharedMutex {
     if (r == Linux.EOWNERDEAD) {
       Libc.mutexConsistent(mutex);
     }
+    if (r == 0 || r == Linux.EOWNERDEAD) {
+      holder.set(Thread.currentThread());
+    }
     return r;
   }
 
-  /** Unmaps and closes in this process (the mutex lives on in others). */
+  /**
+   * Whether the calling thread holds the mutex.
+   *
+   * @return true if held by this thread
+   */
+  public boolean heldByCurrentThread() {
+    return holder.get() == Thread.currentThread();
+  }
+
+  /**
+   * Closes in this process (the mutex lives on in others). If the calling thread holds the mutex,
+   * it is unlocked first; if another thread of this process holds it, its page stays mapped.
+   */
   public void close() {
+    if (heldByCurrentThread() && !isClosed()) {
+      try {
+        unlock();
+      } catch (ClosedChannelException e) {
+        // closed meanwhile by another thread
+      }
+    }
     try {
       channel.close();
     } catch (IOException e) {
