@@ -1,5 +1,6 @@
 package io.jpipe;
 
+import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.Scratch;
@@ -62,6 +63,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>A {@linkplain #daemon(boolean) daemon} child is terminated when the parent JVM exits, and
  *       dies at once if the parent is killed (even by SIGKILL). When the parent JVM exits, it first
  *       waits for its non-daemon children, as CPython does. A daemon child may not start children.
+ *       This wait happens in a shutdown hook, so it also holds up an exit caused by SIGTERM or
+ *       Ctrl-C: a parent stopped that way still waits for its non-daemon children (terminate or
+ *       join them first if that is not what you want).
  * </ul>
  */
 public final class ChildProcess {
@@ -205,7 +209,7 @@ public final class ChildProcess {
    */
   public static boolean prestartWarm(Duration wait, String... jvmOptions) {
     return io.jpipe.internal.spawn.WarmPool.awaitSpare(
-        List.of(jvmOptions), Math.max(0, wait.toNanos()));
+        List.of(jvmOptions), Math.max(0, Durations.toNanos(wait)));
   }
 
   /**
@@ -220,7 +224,7 @@ public final class ChildProcess {
    * @return whether children with these options now boot from a cache
    */
   public static boolean prepareSpawn(Duration wait, String... jvmOptions) {
-    return ChildLauncher.prepareAotCache(List.of(jvmOptions), saturatedNanos(wait));
+    return ChildLauncher.prepareAotCache(List.of(jvmOptions), Durations.toNanos(wait));
   }
 
   private static final AtomicInteger COUNTER = new AtomicInteger();
@@ -420,14 +424,18 @@ public final class ChildProcess {
    * @throws java.nio.channels.ClosedChannelException if a connection argument is closed
    * @throws ProcessStartException if the child JVM exits, or fails to decode its task, before
    *     running it (its stderr says why), or does not come up within the start timeout
-   * @throws IOException if the spawn itself fails
+   * @throws IOException if the spawn itself fails. When {@code start} throws before a child JVM has
+   *     been given its task (the target does not serialize, the spawn fails, a warm spare dies or
+   *     hangs), this object stays unstarted and {@code start} may be called again; after a child
+   *     JVM with its task failed, it is started and has an exit code.
    */
   public synchronized void start() throws IOException {
     checkNotStarted();
     if (Boolean.getBoolean(DAEMON_PROPERTY)) {
       throw new IllegalStateException("a daemon process may not start child processes");
     }
-    started = true;
+    // Launch first: if it throws (a target that will not serialize, a failed spawn), this
+    // object stays unstarted and start() may be called again.
     ChildLauncher.Launched launched =
         ChildLauncher.launch(
             name,
@@ -436,36 +444,29 @@ public final class ChildProcess {
             args,
             jvmOptions,
             startMethod == StartMethod.WARM,
-            saturatedNanos(startTimeout));
+            Durations.toNanos(startTimeout));
     pid = launched.pid();
     pidfd = launched.pidfd();
+    started = true;
     installHook();
     LIVE.add(this);
     launched.exit().listen(this::exited);
     awaitReady(launched.status());
   }
 
-  private static long saturatedNanos(Duration d) {
-    try {
-      return d.toNanos();
-    } catch (ArithmeticException e) {
-      return d.isNegative() ? 0 : Long.MAX_VALUE;
-    }
-  }
-
   private void awaitReady(Connection status) throws IOException {
     try (status) {
+      if (!status.poll(startTimeout)) {
+        kill();
+        joinQuietly();
+        throw new ProcessStartException(
+            name + ": the child JVM did not start within " + startTimeout + "; killed it", -9);
+      }
       byte[] message;
       try {
-        if (!status.poll(startTimeout)) {
-          kill();
-          joinQuietly();
-          throw new ProcessStartException(
-              name + ": the child JVM did not start within " + startTimeout + "; killed it", -9);
-        }
         message = status.recvBytes();
       } catch (EOFException | java.net.SocketException e) {
-        // End of file, or a reset: a warm spare died with our task unread.
+        // End of file, or a reset: the child's JVM died before running its target.
         joinQuietly();
         throw new ProcessStartException(
             name
@@ -473,6 +474,12 @@ public final class ChildProcess {
                 + exitCode
                 + " before running its target (its stderr says why)",
             exitCode);
+      } catch (IOException e) {
+        // A garbled status message: whatever that child is, it must not run on.
+        kill();
+        joinQuietly();
+        throw new ProcessStartException(
+            name + ": the child JVM sent a bad start status (" + e + "); killed it", exitCode);
       }
       if (message.length > 0) {
         joinQuietly();
@@ -527,13 +534,7 @@ public final class ChildProcess {
    */
   public boolean join(Duration timeout) throws InterruptedException {
     checkStarted("join");
-    long nanos;
-    try {
-      nanos = timeout.toNanos();
-    } catch (ArithmeticException e) {
-      nanos = timeout.isNegative() ? 0 : Long.MAX_VALUE;
-    }
-    return exited.await(Math.max(0, nanos), TimeUnit.NANOSECONDS);
+    return exited.await(Math.max(0, Durations.toNanos(timeout)), TimeUnit.NANOSECONDS);
   }
 
   /**

@@ -118,6 +118,35 @@ class ChildProcessTest {
   }
 
   @Test
+  void aStartThatFailsBeforeTheSpawnLeavesTheProcessUnstarted() throws Exception {
+    List<Object> payload = new ArrayList<>(List.of("ok", new Object()));
+    try (Pipe pipe = Pipe.open()) {
+      ChildProcess p = ChildProcess.of(Children::sendBack, pipe.conn2(), payload);
+      assertThrows(NotSerializableException.class, p::start);
+      assertFalse(p.isAlive());
+      assertEquals(OptionalInt.empty(), p.exitCode());
+      assertTrue(p.toString().contains("initial"), p.toString());
+      assertThrows(IllegalStateException.class, p::join, "join needs a started process");
+      payload.remove(1);
+      p.start(); // not "cannot start a process twice"
+      assertEquals(List.of("ok"), pipe.conn1().recv());
+      p.join();
+      assertEquals(0, p.exitCode().orElseThrow());
+    }
+  }
+
+  @Test
+  void inheritedDescriptorsAreCloseOnExecInTheChild() throws Exception {
+    try (Pipe pipe = Pipe.open()) {
+      ChildProcess p = ChildProcess.of(Children::reportCloseOnExec, pipe.conn2());
+      p.start();
+      assertEquals(true, pipe.conn1().recv(), "a program the child runs does not inherit it");
+      p.join();
+      assertEquals(0, p.exitCode().orElseThrow());
+    }
+  }
+
+  @Test
   void aClosedConnectionCannotBePassed() throws Exception {
     Pipe pipe = Pipe.open();
     pipe.close();

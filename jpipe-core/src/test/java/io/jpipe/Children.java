@@ -65,6 +65,27 @@ final class Children {
     conn.close();
   }
 
+  /**
+   * Reports whether the inherited connection's descriptor becomes close-on-exec (it is marked off
+   * the start path, so this waits up to 30 s for it).
+   */
+  static void reportCloseOnExec(Connection conn) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    boolean cloexec;
+    do {
+      String info = Files.readString(Path.of("/proc/self/fdinfo/" + conn.fileno()));
+      String flags = info.lines().filter(l -> l.startsWith("flags:")).findFirst().orElseThrow();
+      cloexec = (Long.parseLong(flags.substring(6).trim(), 8) & 02000000) != 0;
+    } while (!cloexec && System.nanoTime() - deadline < 0 && sleep(10));
+    conn.send(cloexec);
+    conn.close();
+  }
+
+  private static boolean sleep(long millis) throws InterruptedException {
+    Thread.sleep(millis);
+    return true;
+  }
+
   /** Reports what the child's descriptors point to: fd number and link target. */
   static void reportFds(Connection conn) throws IOException {
     List<String> fds = new ArrayList<>();

@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -28,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Caches live in {@code $XDG_CACHE_HOME/jpipe/aot} (else {@code ~/.cache/jpipe/aot}), a
  * directory only the user can read; {@code -Djpipe.aot.dir=...} moves it and {@code
- * -Djpipe.aot=false} turns the cache off.
+ * -Djpipe.aot=false} turns the cache off. A directory owned by another user, or writable by group
+ * or others, is not used (children then start without a cache).
  */
 final class AotCache {
   private AotCache() {}
@@ -121,7 +123,27 @@ final class AotCache {
       Files.createDirectories(
           dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
+    checkPrivate(dir);
     return dir;
+  }
+
+  /**
+   * Refuses a cache directory another user could write to: a child JVM boots from whatever cache
+   * file it finds there, so such a directory would let that user choose the classes our children
+   * run.
+   */
+  static void checkPrivate(Path dir) throws IOException {
+    Object owner = Files.getAttribute(dir, "unix:uid");
+    Object self = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+    if (!owner.equals(self)
+        || perms.contains(PosixFilePermission.GROUP_WRITE)
+        || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+      throw new IOException(
+          "not using AOT cache directory "
+              + dir
+              + ": it must belong to this user and not be writable by others");
+    }
   }
 
   /** A hash of everything a child cache depends on, or null if no cache can be used. */

@@ -8,6 +8,7 @@ import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
+import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -135,16 +136,35 @@ public final class ChildLauncher {
     return AotCache.prepare(List.copyOf(jvmOptions), nanos);
   }
 
-  /** Opens the child's pidfd and hands it to the reaper. */
+  /**
+   * Opens the child's pidfd and hands it to the reaper. If that fails the child is killed and
+   * reaped here, so no unwatched process (or zombie) is left behind.
+   */
   static FdChannel watch(int pid, ExitWatch exit) throws IOException {
     Scratch s = Scratch.get();
     int fd = Libc.pidfdOpen(s.errno, pid, 0);
     if (fd < 0) {
-      throw Errno.exception("pidfd_open " + pid, Native.errno(s.errno));
+      IOException e = Errno.exception("pidfd_open " + pid, Native.errno(s.errno));
+      killAndReap(pid);
+      throw e;
     }
     FdChannel pidfd = new FdChannel(fd, FdChannel.Kind.OTHER);
-    Reaper.get().watch(pid, pidfd, exit);
+    try {
+      Reaper.get().watch(pid, pidfd, exit);
+    } catch (IOException | RuntimeException | Error e) {
+      Fds.closeQuietly(pidfd);
+      killAndReap(pid);
+      throw e;
+    }
     return pidfd;
+  }
+
+  private static void killAndReap(int pid) {
+    Scratch s = Scratch.get();
+    Libc.kill(s.errno, pid, Linux.SIGKILL);
+    while (Libc.waitpid(s.errno, pid, s.word, 0) < 0 && Native.errno(s.errno) == Linux.EINTR) {
+      // a signal interrupted the wait: wait again
+    }
   }
 
   /**

@@ -44,18 +44,25 @@ public final class ChildMain {
    * @throws Throwable whatever the target throws, after reporting it
    */
   public static void main(String[] args) throws Throwable {
-    Thread prelink = new Thread(Libc::prelink, "jpipe-prelink");
+    boolean spare = args[0].equals("spare");
+    int firstFd = spare ? 0 : Integer.parseInt(args[2]);
+    int count = spare ? 0 : Integer.parseInt(args[3]);
+    Thread prelink =
+        new Thread(
+            () -> {
+              Libc.prelink();
+              closeOnExec(firstFd, count);
+            },
+            "jpipe-prelink");
     prelink.setDaemon(true);
     prelink.start(); // on the other core while this one decodes the task
     resetSigterm(); // before "ready": the parent may terminate us as soon as start() returns
-    if (args[0].equals("spare")) {
+    if (spare) {
       spare(Integer.parseInt(args[1]));
       return;
     }
     int bootFd = Integer.parseInt(args[0]);
     int statusFd = Integer.parseInt(args[1]);
-    int firstFd = Integer.parseInt(args[2]);
-    int count = Integer.parseInt(args[3]);
     Bootstrap boot;
     try (OutputStream status = new FileOutputStream("/proc/self/fd/" + statusFd)) {
       try {
@@ -109,6 +116,19 @@ public final class ChildMain {
     ctl.sendBytes(new byte[0]);
     ctl.close();
     become(boot);
+  }
+
+  /**
+   * Marks the inherited descriptors close-on-exec, as every descriptor jpipe opens is: spawning
+   * cleared the flag so that they survived into this JVM, and a program this child runs later must
+   * not inherit them (it would hold the pipes open). Runs off the start path, on the prelink
+   * thread.
+   */
+  private static void closeOnExec(int first, int n) {
+    Scratch s = Scratch.get();
+    for (int i = 0; i < n; i++) {
+      Libc.fcntl(s.errno, first + i, Linux.F_SETFD, Linux.FD_CLOEXEC);
+    }
   }
 
   /**

@@ -50,4 +50,13 @@ public final class ExitWatch implements IntConsumer {
   public synchronized boolean hasExited() {
     return exited;
   }
+
+  /**
+   * The exit status, once exited.
+   *
+   * @return the exit code, minus the killing signal, or -9 (SIGKILL) if not yet exited
+   */
+  public synchronized int code() {
+    return exited ? code : -9;
+  }
 }

@@ -95,7 +95,10 @@ public final class Reaper {
         }
         int r = Libc.poll(s.errno, fds, n, -1);
         if (r < 0) {
-          continue; // EINTR
+          if (Native.errno(s.errno) != Linux.EINTR) {
+            pause(); // ENOMEM, say: try again soon rather than spin
+          }
+          continue;
         }
         if (revents(fds, 0) != 0) {
           Libc.read(s.errno, wakeFd, s.word, 8); // drain; non-blocking
@@ -118,9 +121,22 @@ public final class Reaper {
           }
           watching.remove(i);
           w.pidfd().release();
-          w.onExit().accept(code);
+          try {
+            w.onExit().accept(code);
+          } catch (Throwable t) {
+            // One listener's failure must not stop every other child from being reaped.
+            System.err.println("jpipe: an exit listener failed: " + t);
+          }
         }
       }
+    }
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(10);
+    } catch (InterruptedException e) {
+      // the reaper is never interrupted on purpose; carry on
     }
   }
 

@@ -1,6 +1,7 @@
 package io.jpipe.internal.spawn;
 
 import io.jpipe.Connection;
+import io.jpipe.ProcessStartException;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
@@ -165,23 +166,13 @@ public final class WarmPool {
   public static boolean awaitSpare(List<String> jvmOptions, long nanos) {
     List<String> key = List.copyOf(jvmOptions);
     prestart(key);
-    long deadline = System.nanoTime() + nanos;
-    for (; ; ) {
-      synchronized (WarmPool.class) {
-        if (!IDLE.getOrDefault(key, new ArrayDeque<>()).isEmpty()) {
-          return true;
-        }
-      }
-      if (System.nanoTime() - deadline > 0) {
-        return false;
-      }
-      try {
-        Thread.sleep(5);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
+    return waitUntil(
+        () -> {
+          synchronized (WarmPool.class) {
+            return !IDLE.getOrDefault(key, new ArrayDeque<>()).isEmpty();
+          }
+        },
+        nanos);
   }
 
   /**
@@ -191,21 +182,28 @@ public final class WarmPool {
   static ChildLauncher.Launched assign(
       List<String> jvmOptions, byte[] bootstrap, int[] fds, long startNanos) throws IOException {
     List<String> key = List.copyOf(jvmOptions);
-    Spare spare = take(key, System.nanoTime() + startNanos);
+    long deadline = System.nanoTime() + startNanos;
+    Spare spare = take(key, deadline);
     prestartLater(key);
     FdChannel ctl = spare.ctl();
     try {
       ctl.acquire();
       try {
         FdPassing.send(ctl, (byte) 'J', fds);
-        Frames.writeMessage(
-            ctl, Scratch.get(), MemorySegment.ofArray(bootstrap), FdChannel.NO_DEADLINE);
+        Frames.writeMessage(ctl, Scratch.get(), MemorySegment.ofArray(bootstrap), deadline);
       } finally {
         ctl.release();
       }
     } catch (IOException e) {
-      // The spare died (a JVM that cannot boot, say): its status channel reports end of file,
-      // or, if it is somehow alive, the start timeout ends the wait.
+      // The spare died under us, or stopped reading: it must not run anything now.
+      retire(spare);
+      throw new ProcessStartException(
+          "the child JVM (a warm spare, pid "
+              + spare.pid()
+              + ") did not take its task ("
+              + e
+              + "); it was stopped",
+          spare.exit().code());
     }
     Connection status =
         Access.connections().newConnection(ctl, true, true, Codec.javaSerialization());
@@ -223,9 +221,20 @@ public final class WarmPool {
       }
     }
     Spare fresh = spawnSpare(key);
-    // A spare that does not come up is handed over anyway: its status channel then reports
-    // end of file (it died) or the start timeout ends the wait (it hangs).
-    awaitReadyByte(fresh, deadline);
+    if (!awaitReadyByte(fresh, deadline)) {
+      boolean late = System.nanoTime() - deadline >= 0;
+      retire(fresh, late ? 0 : TimeUnit.SECONDS.toNanos(2)); // waits for its exit
+      String who = "the child JVM (a new warm spare, pid " + fresh.pid() + ")";
+      throw late
+          ? new ProcessStartException(
+              who + " did not start within the start timeout; killed it", -9)
+          : new ProcessStartException(
+              who
+                  + " exited with code "
+                  + fresh.exit().code()
+                  + " before running its target (its stderr says why)",
+              fresh.exit().code());
+    }
     return fresh;
   }
 
@@ -272,8 +281,13 @@ public final class WarmPool {
 
   /** Stops a spare: end of file on its socket, then SIGKILL if it is stuck (still booting). */
   private static void retire(Spare s) {
+    retire(s, TimeUnit.SECONDS.toNanos(2));
+  }
+
+  /** As {@link #retire(Spare)}, killing it after {@code graceNanos}. */
+  private static void retire(Spare s, long graceNanos) {
     Fds.closeQuietly(s.ctl()); // end of file: an idle spare exits
-    if (!awaitExit(s, TimeUnit.SECONDS.toNanos(2)) && s.pidfd().tryAcquire()) {
+    if (!awaitExit(s, graceNanos) && s.pidfd().tryAcquire()) {
       try {
         io.jpipe.internal.posix.Libc.pidfdSendSignal(
             Scratch.get().errno, s.pidfd().fd(), io.jpipe.internal.posix.Linux.SIGKILL);
@@ -286,8 +300,13 @@ public final class WarmPool {
   }
 
   private static boolean awaitExit(Spare s, long nanos) {
+    return waitUntil(s.exit()::hasExited, nanos);
+  }
+
+  /** Checks {@code done} every 5 ms until it holds or {@code nanos} pass (or an interrupt). */
+  private static boolean waitUntil(java.util.function.BooleanSupplier done, long nanos) {
     long deadline = System.nanoTime() + nanos;
-    while (!s.exit().hasExited()) {
+    while (!done.getAsBoolean()) {
       if (System.nanoTime() - deadline > 0) {
         return false;
       }
