@@ -18,13 +18,13 @@ import java.nio.channels.spi.AbstractInterruptibleChannel;
  * interruptible waits.
  *
  * <p>No call here blocks in {@code read} or {@code write}: reads and writes are non-blocking per
- * call ({@code MSG_DONTWAIT} on sockets, {@code RWF_NOWAIT} on pipes), so the file's own flags,
- * which every process holding a copy shares, stay as they are (blocking, as CPython leaves them).
- * Waiting is done in {@code poll} on the descriptor plus a wake descriptor, inside {@code
- * begin}/{@code end} of {@link AbstractInterruptibleChannel}: {@link #close} from another thread
- * wakes the waiter with {@link AsynchronousCloseException}, {@link Thread#interrupt} closes the
- * channel and wakes it with {@link java.nio.channels.ClosedByInterruptException}, as for any NIO
- * channel.
+ * call ({@code MSG_DONTWAIT} on sockets, {@code RWF_NOWAIT} on pipes, or before Linux 6.4 a private
+ * non-blocking description of the pipe), so the file's own flags, which every process holding a
+ * copy shares, stay as they are (blocking, as CPython leaves them). Waiting is done in {@code poll}
+ * on the descriptor plus a wake descriptor, inside {@code begin}/{@code end} of {@link
+ * AbstractInterruptibleChannel}: {@link #close} from another thread wakes the waiter with {@link
+ * AsynchronousCloseException}, {@link Thread#interrupt} closes the channel and wakes it with {@link
+ * java.nio.channels.ClosedByInterruptException}, as for any NIO channel.
  *
  * <p>The descriptor is closed when the channel is closed or garbage-collected (Cleaner), and never
  * while a thread is still using it (see {@link FdState}).
@@ -156,27 +156,20 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    */
   public long readNow(Scratch s, long address, long length) throws IOException {
     int fd = state.fd;
-    for (; ; ) {
-      long r;
-      if (kind == Kind.SOCKET) {
-        r = Libc.recvRaw(s.errno, fd, address, length, Linux.MSG_DONTWAIT);
-      } else {
-        MemorySegment iov = s.iovecs;
-        iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, address);
-        iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, length);
-        r = Libc.preadv2NoWait(s.errno, fd, iov, 1, Linux.RWF_NOWAIT);
-      }
-      if (r >= 0) {
-        return r;
-      }
-      int errno = Native.errno(s.errno);
-      if (errno == Linux.EAGAIN) {
-        return -1;
-      }
-      if (errno != Linux.EINTR) {
-        throw Errno.exception(kind == Kind.SOCKET ? "recv" : "read", errno);
-      }
+    long r;
+    if (kind == Kind.SOCKET) {
+      do {
+        r = outcome(Libc.recvRaw(s.errno, fd, address, length, Linux.MSG_DONTWAIT), s, "recv");
+      } while (r == RETRY);
+    } else {
+      MemorySegment iov = s.iovecs;
+      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, address);
+      iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_LEN, length);
+      do {
+        r = pipeIo(s, iov, 1, false);
+      } while (r == RETRY);
     }
+    return r;
   }
 
   /**
@@ -194,19 +187,11 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       return readNow(s, dst.address(), n);
     }
     if (kind == Kind.SOCKET) {
-      for (; ; ) {
-        long r = Libc.recvNonBlocking(s.errno, state.fd, dst, n, Linux.MSG_DONTWAIT);
-        if (r >= 0) {
-          return r;
-        }
-        int errno = Native.errno(s.errno);
-        if (errno == Linux.EAGAIN) {
-          return -1;
-        }
-        if (errno != Linux.EINTR) {
-          throw Errno.exception("recv", errno);
-        }
-      }
+      long r;
+      do {
+        r = outcome(Libc.recvNonBlocking(s.errno, state.fd, dst, n, Linux.MSG_DONTWAIT), s, "recv");
+      } while (r == RETRY);
+      return r;
     }
     MemorySegment bounce = s.bounce();
     long r = readNow(s, s.bounceAddress(), Math.min(n, bounce.byteSize()));
@@ -228,21 +213,16 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    */
   public long writeNow(Scratch s, long address, long length) throws IOException {
     if (kind == Kind.SOCKET) {
-      for (; ; ) {
-        long r =
-            Libc.sendRaw(
-                s.errno, state.fd, address, length, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
-        if (r >= 0) {
-          return r;
-        }
-        int errno = Native.errno(s.errno);
-        if (errno == Linux.EAGAIN) {
-          return -1;
-        }
-        if (errno != Linux.EINTR) {
-          throw Errno.exception("send", errno);
-        }
-      }
+      long r;
+      do {
+        r =
+            outcome(
+                Libc.sendRaw(
+                    s.errno, state.fd, address, length, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL),
+                s,
+                "send");
+      } while (r == RETRY);
+      return r;
     }
     MemorySegment iov = s.iovecs;
     iov.set(ValueLayout.JAVA_LONG, Linux.IOVEC_BASE, address);
@@ -265,21 +245,16 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       return writeNow(s, src.address(), n);
     }
     if (kind == Kind.SOCKET) {
-      for (; ; ) {
-        long r =
-            Libc.sendNonBlocking(
-                s.errno, state.fd, src, n, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
-        if (r >= 0) {
-          return r;
-        }
-        int errno = Native.errno(s.errno);
-        if (errno == Linux.EAGAIN) {
-          return -1;
-        }
-        if (errno != Linux.EINTR) {
-          throw Errno.exception("send", errno);
-        }
-      }
+      long r;
+      do {
+        r =
+            outcome(
+                Libc.sendNonBlocking(
+                    s.errno, state.fd, src, n, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL),
+                s,
+                "send");
+      } while (r == RETRY);
+      return r;
     }
     MemorySegment bounce = s.bounce();
     long chunk = Math.min(n, bounce.byteSize());
@@ -319,36 +294,113 @@ public final class FdChannel extends AbstractInterruptibleChannel {
     msg.fill((byte) 0);
     msg.set(ValueLayout.ADDRESS, Linux.MSGHDR_IOV, iov);
     msg.set(ValueLayout.JAVA_LONG, Linux.MSGHDR_IOVLEN, cnt);
-    for (; ; ) {
-      long r =
-          Libc.sendmsgNonBlocking(s.errno, state.fd, msg, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
-      if (r >= 0) {
-        return r;
-      }
-      int errno = Native.errno(s.errno);
-      if (errno == Linux.EAGAIN) {
-        return -1;
-      }
-      if (errno != Linux.EINTR) {
-        throw Errno.exception("sendmsg", errno);
-      }
-    }
+    long r;
+    do {
+      r =
+          outcome(
+              Libc.sendmsgNonBlocking(
+                  s.errno, state.fd, msg, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL),
+              s,
+              "sendmsg");
+    } while (r == RETRY);
+    return r;
   }
 
   private long pwrite(Scratch s, MemorySegment iov, int cnt) throws IOException {
+    long r;
+    do {
+      r = pipeIo(s, iov, cnt, true);
+    } while (r == RETRY);
+    return r;
+  }
+
+  /**
+   * Whether the kernel takes {@code RWF_NOWAIT} on pipes (Linux 6.4 and later). Learnt from the
+   * first refusal; {@code -Djpipe.pipe.nowait=false} starts without it.
+   */
+  private static volatile boolean pipeNoWait =
+      !"false".equalsIgnoreCase(System.getProperty("jpipe.pipe.nowait"));
+
+  /**
+   * One non-blocking read or write on a pipe, as {@link #outcome}. With {@code RWF_NOWAIT} it goes
+   * to the descriptor itself; without, to a private non-blocking description of the same pipe
+   * ({@link #usePrivateDescription}), which leaves the shared description's flags alone just the
+   * same.
+   */
+  private long pipeIo(Scratch s, MemorySegment iov, int cnt, boolean write) throws IOException {
+    String call = write ? "write" : "read";
     for (; ; ) {
-      long r = Libc.pwritev2NoWait(s.errno, state.fd, iov, cnt, Linux.RWF_NOWAIT);
-      if (r >= 0) {
-        return r;
+      int io = state.ioFd;
+      boolean own = io != state.fd;
+      if (!own && !pipeNoWait) {
+        usePrivateDescription(s);
+        continue;
       }
-      int errno = Native.errno(s.errno);
-      if (errno == Linux.EAGAIN) {
-        return -1;
+      int flags = own ? 0 : Linux.RWF_NOWAIT;
+      long r =
+          write
+              ? Libc.pwritev2NoWait(s.errno, io, iov, cnt, flags)
+              : Libc.preadv2NoWait(s.errno, io, iov, cnt, flags);
+      if (r < 0 && !own && Native.errno(s.errno) == Linux.EOPNOTSUPP) {
+        pipeNoWait = false; // a kernel before 6.4: nothing happened, go the other way
+        continue;
       }
-      if (errno != Linux.EINTR) {
-        throw Errno.exception("write", errno);
-      }
+      return outcome(r, s, call);
     }
+  }
+
+  /**
+   * Opens a second, private description of this pipe end ({@code /proc/self/fd/N}) with {@code
+   * O_NONBLOCK}, for kernels that refuse {@code RWF_NOWAIT} on pipes. Reopening a pipe through
+   * {@code /proc} makes a new open file description of the same pipe, with flags of its own; it is
+   * never inherited (close-on-exec, not what children are given) and is closed with the descriptor,
+   * so end of file is unchanged. The caller holds {@link #acquire}.
+   *
+   * @param s the calling thread's scratch
+   * @throws IOException if the pipe cannot be reopened (no {@code /proc}, say)
+   */
+  public void usePrivateDescription(Scratch s) throws IOException {
+    synchronized (state) {
+      if (state.ioFd != state.fd) {
+        return;
+      }
+      int fl = Libc.fcntl(s.errno, state.fd, Linux.F_GETFL, 0);
+      if (fl < 0) {
+        throw Errno.exception("fcntl F_GETFL", Native.errno(s.errno));
+      }
+      int fd;
+      try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+        MemorySegment path = arena.allocateFrom("/proc/self/fd/" + state.fd);
+        fd =
+            Libc.open(
+                s.errno, path, (fl & Linux.O_ACCMODE) | Linux.O_NONBLOCK | Linux.O_CLOEXEC, 0);
+      }
+      if (fd < 0) {
+        throw Errno.exception("open /proc/self/fd/" + state.fd, Native.errno(s.errno));
+      }
+      state.ioFd = fd;
+    }
+  }
+
+  /** What {@link #outcome} returns for EINTR: call again. */
+  private static final long RETRY = -2;
+
+  /**
+   * Interprets a non-blocking call's result: bytes moved (&gt;= 0), -1 for EAGAIN, {@link #RETRY}
+   * for EINTR; any other error is thrown.
+   */
+  private static long outcome(long r, Scratch s, String call) throws IOException {
+    if (r >= 0) {
+      return r;
+    }
+    int errno = Native.errno(s.errno);
+    if (errno == Linux.EAGAIN) {
+      return -1;
+    }
+    if (errno == Linux.EINTR) {
+      return RETRY;
+    }
+    throw Errno.exception(call, errno);
   }
 
   // ---------------------------------------------------------------- waiting

@@ -26,11 +26,19 @@ final class FdState implements Runnable {
   /** eventfd written once on close to wake pollers; -1 until a thread first blocks. */
   private volatile int wakeFd = -1;
 
+  /**
+   * Where a pipe's reads and writes go: {@link #fd} itself, or (on kernels without {@code
+   * RWF_NOWAIT} for pipes) a private non-blocking description of the same pipe, closed with it.
+   * Changed only by a thread holding a use count, under this object's lock.
+   */
+  volatile int ioFd;
+
   /** Runs after the descriptor is closed (unmapping shared memory); never refers to the owner. */
   private final Runnable afterClose;
 
   FdState(int fd, Runnable afterClose) {
     this.fd = fd;
+    this.ioFd = fd;
     this.afterClose = afterClose;
   }
 
@@ -60,8 +68,12 @@ final class FdState implements Runnable {
   }
 
   void release() {
-    if (state.decrementAndGet() == CLOSED) {
+    int s = state.decrementAndGet();
+    if (s == CLOSED) {
       closeNow();
+    } else if (s == Integer.MAX_VALUE || s == -1) {
+      // released more often than acquired: a bug that would reopen a closed state
+      throw new IllegalStateException("FdState released without a matching acquire");
     }
   }
 
@@ -119,6 +131,9 @@ final class FdState implements Runnable {
   private void closeNow() {
     Scratch scratch = Scratch.get();
     Libc.close(scratch.errno, fd); // errors ignored: on Linux the descriptor is gone either way
+    if (ioFd != fd) {
+      Libc.close(scratch.errno, ioFd);
+    }
     int w = wakeFd;
     if (w != -1) {
       Libc.close(scratch.errno, w);

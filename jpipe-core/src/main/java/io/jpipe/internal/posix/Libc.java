@@ -110,6 +110,20 @@ public final class Libc {
     }
   }
 
+  private static final class Open {
+    static final MethodHandle H =
+        Native.downcall("open", fn(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Mode.ERRNO, 2);
+  }
+
+  /** {@code int open(const char *path, int flags, mode_t mode)} (variadic in C). */
+  public static int open(MemorySegment errno, MemorySegment path, int flags, int mode) {
+    try {
+      return (int) Open.H.invokeExact(errno, path, flags, mode);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
   private static final class Dup {
     static final MethodHandle H = Native.downcall("dup", fn(JAVA_INT, JAVA_INT), Mode.ERRNO);
   }
