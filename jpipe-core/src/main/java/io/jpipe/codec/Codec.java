@@ -25,6 +25,10 @@ public interface Codec {
   /**
    * Decodes one whole message.
    *
+   * <p>The array is the connection's receive buffer and is reused for the next message as soon as
+   * this returns: a codec must copy what it keeps and never return or retain the array itself (or a
+   * view of it, such as a {@link java.nio.ByteBuffer#wrap wrapping} buffer).
+   *
    * @param message the array holding the message
    * @param offset where the message starts
    * @param length the message's length in bytes (may be 0)
