@@ -28,9 +28,10 @@ package io.jpipe.codec;
  *             at most {@link #maxIntBytes()} bytes, 1,787 by default</td></tr>
  *     <tr><td>{@link #maxWork()}</td><td>100,000,000</td>
  *         <td>steps: the expanded size of the value (each reference to a shared object counts
- *             that object's whole size again, so exponential sharing is refused), plus the
- *             elements visited to hash set elements and map keys, plus (pickle) the opcodes
- *             run</td></tr>
+ *             that object's whole size again, so exponential sharing is refused), plus {@value
+ *             #HASHING_STEPS} steps for each element visited to hash a set element or map key
+ *             that Java hashes by its contents (a collection, map or record: SerialDOS), plus
+ *             (pickle) one step per opcode</td></tr>
  *   </tbody>
  * </table>
  *
@@ -60,6 +61,14 @@ public record DecodeLimits(
 
   /** Default {@link #maxWork()}. */
   public static final long DEFAULT_MAX_WORK = 100_000_000;
+
+  /**
+   * Steps of {@link #maxWork()} that one element visited by hashing costs: hashing a set element or
+   * a map key that is a collection, a map or a record visits everything inside it, and a visit
+   * costs that much more than a step of reading. With the defaults, hashing may visit about 6
+   * million elements in one message.
+   */
+  public static final int HASHING_STEPS = 16;
 
   private static final DecodeLimits DEFAULTS =
       new DecodeLimits(

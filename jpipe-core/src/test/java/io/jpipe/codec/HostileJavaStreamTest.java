@@ -634,7 +634,7 @@ class HostileJavaStreamTest {
             try (Pipe pipe = Pipe.open(true, codec)) {
               for (Attack a : attacks) {
                 Thread sender = // the pipe holds 64 KiB; some attacks are larger
-                    Thread.ofVirtual()
+                    Thread.ofPlatform()
                         .start(
                             () -> {
                               try {
