@@ -19,9 +19,10 @@ package io.jpipe.codec;
  *         <td>objects and references to them in one message (pickle: values pushed and memo
  *             entries)</td></tr>
  *     <tr><td>{@link #maxArrayLength()}</td><td>2<sup>31</sup> − 1</td>
- *         <td>elements of one array, collection or map; whatever this says, a length claim
- *             larger than what is left of the message is refused before anything is
- *             allocated</td></tr>
+ *         <td>elements of one array, collection or map (a Java {@code HashMap} or {@code
+ *             HashSet} is checked by its table, which may have up to 8 slots an entry); whatever
+ *             this says, a length claim larger than what is left of the message is refused before
+ *             anything is allocated</td></tr>
  *     <tr><td>{@link #maxIntDigits()}</td><td>4,300</td>
  *         <td>decimal digits of one integer (CPython's limit for {@code int} from and to text);
  *             binary forms ({@code BigInteger}, pickle's {@code LONG1}/{@code LONG4}) may have
