@@ -52,6 +52,13 @@ final class CodecUnpickler extends Unpickler {
   private static final long SHARING_FLOOR = 1_000;
 
   private final DecodeLimits limits;
+
+  /**
+   * Whether a container was pushed twice (memo GET, DUP): without, the containers form a tree
+   * (strings and numbers fetched again from the memo do not matter).
+   */
+  private boolean shared;
+
   private long objects;
   private long work;
 
@@ -183,6 +190,14 @@ final class CodecUnpickler extends Unpickler {
     }
     Object result = super.dispatch(key);
     switch (key) {
+      case Opcodes.GET, Opcodes.BINGET, Opcodes.LONG_BINGET, Opcodes.DUP -> {
+        Object again = stack.peek();
+        if (again instanceof Collection<?>
+            || again instanceof Map<?, ?>
+            || again instanceof Object[]) {
+          shared = true;
+        }
+      }
       case Opcodes.LONG, Opcodes.LONG1, Opcodes.LONG4 -> {
         if (stack.peek() instanceof Long n && n == n.intValue()) {
           stack.pop();
@@ -387,11 +402,14 @@ final class CodecUnpickler extends Unpickler {
     if (top == null) {
       return new long[] {1, 0, 1};
     }
-    IdentityHashMap<Object, long[]> done = new IdentityHashMap<>();
-    IdentityHashMap<Object, Boolean> onPath = new IdentityHashMap<>();
+    // Without shared values there is neither a cycle nor a container reached twice.
+    IdentityHashMap<Object, long[]> done = shared ? new IdentityHashMap<>() : null;
+    IdentityHashMap<Object, Boolean> onPath = shared ? new IdentityHashMap<>() : null;
     ArrayDeque<Frame> path = new ArrayDeque<>();
     path.push(new Frame(root, top));
-    onPath.put(root, Boolean.TRUE);
+    if (onPath != null) {
+      onPath.put(root, Boolean.TRUE);
+    }
     long[] result = null;
     long visits = 1;
     while (result == null) {
@@ -401,10 +419,10 @@ final class CodecUnpickler extends Unpickler {
         visits++;
         Iterator<?> grandchildren;
         long[] known;
-        if ((known = done.get(c)) != null) {
+        if (done != null && (known = done.get(c)) != null) {
           f.size = add(f.size, known[0]);
           f.height = Math.max(f.height, known[1]);
-        } else if (onPath.containsKey(c)) {
+        } else if (onPath != null && onPath.containsKey(c)) {
           if (hashing) {
             throw new DecodeLimitException(
                 "maxDepth",
@@ -422,11 +440,15 @@ final class CodecUnpickler extends Unpickler {
                 hashing ? "a set element or dict key nested deeper than that" : "nested deeper");
           }
           path.push(new Frame(c, grandchildren));
-          onPath.put(c, Boolean.TRUE);
+          if (onPath != null) {
+            onPath.put(c, Boolean.TRUE);
+          }
         }
       } else {
         path.pop();
-        onPath.remove(f.node);
+        if (onPath != null) {
+          onPath.remove(f.node);
+        }
         long[] shape = {f.size, f.height + 1};
         if (shape[0] > limits.maxWork()) {
           throw new DecodeLimitException(
@@ -434,7 +456,9 @@ final class CodecUnpickler extends Unpickler {
               limits.maxWork(),
               "a container whose expanded size is over that (exponential sharing)");
         }
-        done.put(f.node, shape);
+        if (done != null) {
+          done.put(f.node, shape);
+        }
         Frame parent = path.peek();
         if (parent == null) {
           result = new long[] {shape[0], shape[1], visits};
