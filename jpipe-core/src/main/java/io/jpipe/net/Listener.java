@@ -21,11 +21,13 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -88,7 +90,8 @@ import java.util.function.Consumer;
  * CPython does; a socket file at a given path is made accessible to its owner only (before the
  * socket listens). A stale socket file at the path, one nobody listens on any more (a listener that
  * died without cleaning up), is replaced; a live one is a {@link java.net.BindException} (address
- * in use, as in CPython), and a file that is not a socket is never removed. The file (and the
+ * in use, as in CPython), and a file that is not a socket is never removed. Which one it is, is
+ * learnt by connecting to it: a live listener sees a client that closes at once. The file (and the
  * private directory) is removed on {@link #close()}.
  */
 public final class Listener implements AutoCloseable {
@@ -138,12 +141,11 @@ public final class Listener implements AutoCloseable {
   /** A connection accepted and, with a key, authenticated; waiting for {@link #accept()}. */
   private record Ready(FdChannel channel, Address peer) {}
 
-  /** A handshake in progress. Its fields other than {@code channel} are guarded by the lock. */
+  /** A handshake in progress. */
   private static final class Pending {
     final FdChannel channel;
     final Address peer;
     final long deadline;
-    Thread thread;
 
     Pending(FdChannel channel, Address peer, long deadline) {
       this.channel = channel;
@@ -179,6 +181,7 @@ public final class Listener implements AutoCloseable {
   // Guarded by lock.
   private final ArrayDeque<Ready> ready = new ArrayDeque<>();
   private final LinkedHashSet<Pending> pending = new LinkedHashSet<>(); // oldest first
+  private final Set<Thread> handshakeThreads = new HashSet<>(); // pending or not yet ended
   private IOException failure;
 
   private volatile boolean closed;
@@ -613,8 +616,9 @@ public final class Listener implements AutoCloseable {
       }
       Pending p = new Pending(ch, peer, FdChannel.deadlineAfter(handshakeNanos));
       pending.add(p);
-      p.thread = handshakes.newThread(() -> handshake(p));
-      p.thread.start();
+      Thread t = handshakes.newThread(() -> handshake(p));
+      t.start();
+      handshakeThreads.add(t);
     } finally {
       lock.unlock();
     }
@@ -634,6 +638,19 @@ public final class Listener implements AutoCloseable {
 
   /** One handshake, on its own virtual thread. */
   private void handshake(Pending p) {
+    try {
+      authenticate(p);
+    } finally {
+      lock.lock();
+      try {
+        handshakeThreads.remove(Thread.currentThread());
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  private void authenticate(Pending p) {
     IOException reason = null;
     try {
       Handshake.serve(p.channel, authkey, digest, p.deadline);
@@ -719,12 +736,14 @@ public final class Listener implements AutoCloseable {
    * Stops listening (idempotent): closes the listening socket, every pending handshake and every
    * connection not yet accepted, wakes threads waiting in {@link #accept()}, removes the socket
    * file and private directory this listener created, and waits for the listener's own threads to
-   * end. Connections already accepted stay open.
+   * end (a rejection handler running at that moment included, for at most 10 s). Connections
+   * already accepted stay open.
    */
   @Override
   public void close() {
     List<Pending> cut;
     List<Ready> unaccepted;
+    List<Thread> threads = new ArrayList<>();
     lock.lock();
     try {
       if (closed) {
@@ -735,6 +754,8 @@ public final class Listener implements AutoCloseable {
       pending.clear();
       unaccepted = new ArrayList<>(ready);
       ready.clear();
+      threads.add(acceptor);
+      threads.addAll(handshakeThreads);
       readyOrClosed.signalAll();
       roomOrClosed.signalAll();
     } finally {
@@ -749,13 +770,6 @@ public final class Listener implements AutoCloseable {
     }
     readyFlag.close();
     removeSocketFile();
-    List<Thread> threads = new ArrayList<>();
-    threads.add(acceptor);
-    for (Pending p : cut) {
-      if (p.thread != null) {
-        threads.add(p.thread);
-      }
-    }
     joinAll(threads);
   }
 
