@@ -131,7 +131,7 @@ class ListenerHostileTest {
         }
         honestEcho(l); // makes room too: the honest client is the newest, never the one abandoned
         assertEquals(4, l.rejectedCount());
-        assertCutOff(silent.get(3));
+        assertThrows(EOFException.class, silent.get(3)::recvBytes, "the oldest was abandoned");
       } finally {
         for (Connection c : silent) {
           c.close();
@@ -298,11 +298,15 @@ class ListenerHostileTest {
 
   @Test
   void closeLeavesNoDescriptorNorThreadBehind() throws Exception {
-    Listener warmup = keyed(Address.unix(dir.resolve("warm.sock"))).open();
-    honestEcho(warmup); // load the classes and the JDK's own descriptors before counting
-    warmup.close();
-    int fds = TestSupport.fdCount();
+    // Load the classes, and open the JDK's own lazy descriptors (jcmd's attach listener among
+    // them), before counting.
+    for (Address a : List.of(Address.tcp("127.0.0.1", 0), Address.unix(dir.resolve("w.sock")))) {
+      Listener warmup = keyed(a).open();
+      honestEcho(warmup);
+      warmup.close();
+    }
     assertEquals(List.of(), jpipeThreads());
+    int fds = TestSupport.fdCount();
     for (Address a : List.of(Address.tcp("127.0.0.1", 0), Address.unix(dir.resolve("c.sock")))) {
       Listener l = keyed(a).handshakeTimeout(Duration.ofSeconds(60)).open();
       List<Connection> clients = new ArrayList<>();
@@ -360,7 +364,7 @@ class ListenerHostileTest {
               .matcher(Files.readString(f));
       List<String> names = new ArrayList<>();
       while (m.find()) {
-        names.add(m.group(1));
+        names.add(m.group(1).replace("\\/", "/")); // JSON may escape '/'
       }
       return names;
     } finally {
