@@ -656,7 +656,7 @@ public final class Listener implements AutoCloseable {
       Handshake.serve(p.channel, authkey, digest, p.deadline);
     } catch (AuthenticationException e) {
       reason = e;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) { // a bug or no memory: still this connection's end
       reason = new AuthenticationException("authentication handshake failed: " + e, e);
     }
     lock.lock();
