@@ -2,6 +2,7 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Native;
@@ -142,7 +143,10 @@ public final class TestSupport {
           Thread.State st = thread.getState();
           return st == Thread.State.RUNNABLE
                   && Stream.of(thread.getStackTrace())
-                      .anyMatch(e -> e.getMethodName().equals("await"))
+                      .anyMatch(
+                          e ->
+                              e.getMethodName().equals("await")
+                                  || e.getClassName().equals(PollSet.class.getName()))
               || st == Thread.State.WAITING
               || st == Thread.State.TIMED_WAITING;
         });

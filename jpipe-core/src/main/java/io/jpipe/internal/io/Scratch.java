@@ -1,5 +1,6 @@
 package io.jpipe.internal.io;
 
+import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
 import java.lang.foreign.Arena;
@@ -29,6 +30,9 @@ public final class Scratch {
   /** Two {@code struct pollfd}. */
   public final MemorySegment pollfds = arena.allocate(Linux.POLLFD, 2);
 
+  /** A two-entry poll set over {@link #pollfds}: a descriptor and its wake descriptor. */
+  public final PollSet polls = new PollSet(pollfds);
+
   /** Three {@code struct iovec}. */
   public final MemorySegment iovecs = arena.allocate(Linux.IOVEC, 3);
 
@@ -47,7 +51,32 @@ public final class Scratch {
   private MemorySegment bounce;
   private long bounceAddress;
 
+  /** The thread's interrupt eventfd ({@link #interruptFd}), closed when the scratch is dropped. */
+  private int[] interruptFd;
+
+  private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+
   private Scratch() {}
+
+  /**
+   * An eventfd of this (platform) thread's own, which {@link Waits} makes readable on interrupt;
+   * created on first use and closed after the thread is gone.
+   *
+   * @return the descriptor
+   * @throws java.io.IOException if it cannot be created
+   */
+  public int interruptFd() throws java.io.IOException {
+    if (interruptFd == null) {
+      int fd = Libc.eventfd(errno, 0, Linux.EFD_CLOEXEC | Linux.EFD_NONBLOCK);
+      if (fd < 0) {
+        throw io.jpipe.internal.posix.Errno.exception("eventfd", Native.errno(errno));
+      }
+      int[] holder = {fd};
+      interruptFd = holder;
+      CLEANER.register(this, () -> Libc.close(Native.newErrnoSegment(Arena.ofAuto()), holder[0]));
+    }
+    return interruptFd[0];
+  }
 
   /**
    * The calling thread's scratch.
