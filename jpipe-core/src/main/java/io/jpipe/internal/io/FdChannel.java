@@ -202,8 +202,8 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       } while (r == RETRY);
       return r;
     }
-    MemorySegment bounce = s.bounce();
-    long r = readNow(s, s.bounceAddress(), Math.min(n, bounce.byteSize()));
+    MemorySegment bounce = s.bounce(n);
+    long r = readNow(s, bounce.address(), Math.min(n, bounce.byteSize()));
     if (r > 0) {
       MemorySegment.copy(bounce, 0, dst, 0, r);
     }
@@ -265,10 +265,10 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       } while (r == RETRY);
       return r;
     }
-    MemorySegment bounce = s.bounce();
+    MemorySegment bounce = s.bounce(n);
     long chunk = Math.min(n, bounce.byteSize());
     MemorySegment.copy(src, 0, bounce, 0, chunk);
-    return writeNow(s, s.bounceAddress(), chunk);
+    return writeNow(s, bounce.address(), chunk);
   }
 
   /**

@@ -49,7 +49,6 @@ public final class Scratch {
   public final MemorySegment small = arena.allocate(64, 8);
 
   private MemorySegment bounce;
-  private long bounceAddress;
 
   /** The thread's interrupt eventfd ({@link #interruptFd}), closed when the scratch is dropped. */
   private int[] interruptFd;
@@ -88,28 +87,24 @@ public final class Scratch {
   }
 
   /**
-   * A native buffer of {@link #BOUNCE_SIZE} bytes, allocated on first use.
+   * The thread's bounce buffer, with room for at least {@code min(need, BOUNCE_SIZE)} bytes. A
+   * platform thread gets {@link #BOUNCE_SIZE} bytes at once; a virtual thread (there may be
+   * thousands, each with its own scratch) gets what it needs, rounded up to a power of two, and a
+   * bigger one only when a bigger message comes.
    *
-   * @return the bounce buffer
+   * @param need the bytes wanted
+   * @return the buffer, at least {@code min(need, BOUNCE_SIZE)} bytes long
    */
-  public MemorySegment bounce() {
+  public MemorySegment bounce(long need) {
     MemorySegment b = bounce;
-    if (b == null) {
-      b = bounce = arena.allocate(BOUNCE_SIZE, 16);
-      bounceAddress = b.address();
+    long want = Math.min(need, BOUNCE_SIZE);
+    if (b == null || b.byteSize() < want) {
+      long size =
+          Thread.currentThread().isVirtual()
+              ? Math.max(256, Long.highestOneBit(Math.max(1, want - 1)) << 1)
+              : BOUNCE_SIZE;
+      b = bounce = arena.allocate(Math.min(size, BOUNCE_SIZE), 16);
     }
     return b;
-  }
-
-  /**
-   * The address of {@link #bounce()}.
-   *
-   * @return the bounce buffer's address
-   */
-  public long bounceAddress() {
-    if (bounce == null) {
-      bounce();
-    }
-    return bounceAddress;
   }
 }
