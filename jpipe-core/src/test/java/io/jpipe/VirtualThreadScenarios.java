@@ -176,6 +176,25 @@ public final class VirtualThreadScenarios {
    * helper process that holds the write ends, see {@link FarWriters}).
    */
   static String recv(int n) throws Exception {
+    return blockOnPipes(n, "received", (in, i) -> Integer.valueOf(i).equals(in.recv()));
+  }
+
+  /** n virtual threads each in waitAny() on a pipe of its own; then every pipe is sent to. */
+  static String waitAny(int n) throws Exception {
+    return blockOnPipes(
+        n, "woken", (in, i) -> Connections.waitAny(List.of(in)).equals(List.of(in)));
+  }
+
+  /** A blocking call on the i-th pipe's read end; true if it saw what it should. */
+  interface PipeCall {
+    boolean call(Connection in, int i) throws Exception;
+  }
+
+  /**
+   * n virtual threads each blocked in {@code call} on a pipe of its own; once all are parked, one
+   * more virtual thread has message i sent to pipe i, and every call must return true.
+   */
+  private static String blockOnPipes(int n, String verb, PipeCall call) throws Exception {
     try (FarWriters writers = new FarWriters()) {
       int fdsBefore = TestSupport.fdCount();
       List<Connection> ends = new ArrayList<>(n);
@@ -186,16 +205,16 @@ public final class VirtualThreadScenarios {
       AtomicInteger right = new AtomicInteger();
       ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
       CountDownLatch done = new CountDownLatch(n);
-      List<Thread> readers = new ArrayList<>(n);
+      List<Thread> blocked = new ArrayList<>(n);
       for (int i = 0; i < n; i++) {
         Connection in = ends.get(i);
-        int expect = i;
-        readers.add(
+        int index = i;
+        blocked.add(
             Thread.ofVirtual()
                 .start(
                     () -> {
                       try {
-                        if (Integer.valueOf(expect).equals(in.recv())) {
+                        if (call.call(in, index)) {
                           right.incrementAndGet();
                         }
                       } catch (Throwable t) {
@@ -205,7 +224,7 @@ public final class VirtualThreadScenarios {
                       }
                     }));
       }
-      awaitParked(readers, n);
+      awaitParked(blocked, n);
       int extraFds = TestSupport.fdCount() - fdsWithPipes;
       long start = System.nanoTime();
       Thread sender = Thread.ofVirtual().start(() -> run(failures, writers::sendToAll));
@@ -217,74 +236,19 @@ public final class VirtualThreadScenarios {
       }
       check(failures);
       if (right.get() != n) {
-        throw new AssertionError(right.get() + " of " + n + " received their message");
+        throw new AssertionError(right.get() + " of " + n + " threads " + verb + " as expected");
       }
       if (extraFds > 8) {
-        throw new AssertionError(n + " parked readers cost " + extraFds + " descriptors");
+        throw new AssertionError(n + " parked threads cost " + extraFds + " descriptors");
       }
       return "threads="
           + n
-          + " received="
+          + " "
+          + verb
+          + "="
           + right.get()
           + " readEndFds="
           + (fdsWithPipes - fdsBefore)
-          + " extraFdsWhileParked="
-          + extraFds
-          + " releaseMs="
-          + ms;
-    }
-  }
-
-  /** n virtual threads each in waitAny() on a pipe of its own; then every pipe is sent to. */
-  static String waitAny(int n) throws Exception {
-    try (FarWriters writers = new FarWriters()) {
-      List<Connection> ends = new ArrayList<>(n);
-      for (int i = 0; i < n; i++) {
-        ends.add(writers.open());
-      }
-      int fdsWithPipes = TestSupport.fdCount();
-      AtomicInteger right = new AtomicInteger();
-      ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-      CountDownLatch done = new CountDownLatch(n);
-      List<Thread> waiters = new ArrayList<>(n);
-      for (int i = 0; i < n; i++) {
-        Connection in = ends.get(i);
-        waiters.add(
-            Thread.ofVirtual()
-                .start(
-                    () -> {
-                      try {
-                        if (Connections.waitAny(List.of(in)).equals(List.of(in))) {
-                          right.incrementAndGet();
-                        }
-                      } catch (Throwable t) {
-                        failures.add(t);
-                      } finally {
-                        done.countDown();
-                      }
-                    }));
-      }
-      awaitParked(waiters, n);
-      int extraFds = TestSupport.fdCount() - fdsWithPipes;
-      long start = System.nanoTime();
-      Thread sender = Thread.ofVirtual().start(() -> run(failures, writers::sendToAll));
-      done.await();
-      long ms = (System.nanoTime() - start) / 1_000_000;
-      sender.join();
-      for (Connection c : ends) {
-        c.close();
-      }
-      check(failures);
-      if (right.get() != n) {
-        throw new AssertionError(right.get() + " of " + n + " saw their pipe ready");
-      }
-      if (extraFds > 8) {
-        throw new AssertionError(n + " parked waiters cost " + extraFds + " descriptors");
-      }
-      return "threads="
-          + n
-          + " woken="
-          + right.get()
           + " extraFdsWhileParked="
           + extraFds
           + " releaseMs="

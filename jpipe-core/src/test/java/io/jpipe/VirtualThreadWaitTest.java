@@ -29,18 +29,7 @@ class VirtualThreadWaitTest {
 
   /** Runs {@code task} on a new virtual thread; the thread is returned through {@code holder}. */
   private static <T> CompletableFuture<T> virtual(Callable<T> task, Thread[] holder) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    holder[0] =
-        Thread.ofVirtual()
-            .start(
-                () -> {
-                  try {
-                    f.complete(task.call());
-                  } catch (Throwable e) {
-                    f.completeExceptionally(e);
-                  }
-                });
-    return f;
+    return TestSupport.async(Thread.ofVirtual(), task, holder);
   }
 
   /** Waits for the future's failure; returns it and records how long after {@code t0} it came. */
@@ -196,22 +185,8 @@ class VirtualThreadWaitTest {
   }
 
   private static <T> CompletableFuture<T> start(boolean isVirtual, Callable<T> task, Thread[] t) {
-    if (isVirtual) {
-      return virtual(task, t);
-    }
-    CompletableFuture<T> f = new CompletableFuture<>();
-    t[0] =
-        new Thread(
-            () -> {
-              try {
-                f.complete(task.call());
-              } catch (Throwable e) {
-                f.completeExceptionally(e);
-              }
-            });
-    t[0].setDaemon(true);
-    t[0].start();
-    return f;
+    return TestSupport.async(
+        isVirtual ? Thread.ofVirtual() : Thread.ofPlatform().daemon(), task, t);
   }
 
   @Test
