@@ -334,8 +334,23 @@ class ListenerHostileTest {
       }
       assertEquals(0, l.rejectedCount(), "a close is not a rejection");
       assertEquals(List.of(), List.copyOf(rejections));
-      assertEquals(fds, TestSupport.fdCount(), "descriptors left after close");
+      assertEquals(fds, TestSupport.fdCount(), "descriptors left after close: " + fdTargets());
     }
+  }
+
+  /** What each open descriptor is, for a failure message. */
+  private static String fdTargets() throws IOException {
+    StringBuilder b = new StringBuilder();
+    try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+      for (Path fd : fds.toList()) {
+        try {
+          b.append(fd.getFileName()).append('=').append(Files.readSymbolicLink(fd)).append(' ');
+        } catch (IOException e) {
+          // closed meanwhile (the listing's own descriptor)
+        }
+      }
+    }
+    return b.toString();
   }
 
   /**
@@ -356,7 +371,12 @@ class ListenerHostileTest {
                   f.toString())
               .redirectErrorStream(true)
               .start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.getOutputStream().close(); // its pipes are fds: closed now, not when collected
+      String out;
+      try (var in = p.getInputStream()) {
+        out = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      }
+      p.getErrorStream().close();
       assertTrue(p.waitFor(60, TimeUnit.SECONDS), "jcmd hangs");
       assertEquals(0, p.exitValue(), out);
       Matcher m =
