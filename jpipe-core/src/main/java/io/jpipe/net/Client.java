@@ -2,6 +2,7 @@ package io.jpipe.net;
 
 import io.jpipe.Connection;
 import io.jpipe.codec.Codec;
+import io.jpipe.codec.JavaSerializationCodec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
@@ -78,7 +79,7 @@ public final class Client {
     private final Address address;
     private byte[] authkey;
     private String digest = "sha256";
-    private Codec codec = Codec.javaSerialization();
+    private Codec codec = JavaSerializationCodec.allowing();
     private Duration connectTimeout;
     private Duration handshakeTimeout = Listener.DEFAULT_HANDSHAKE_TIMEOUT;
     private boolean allowUnauthenticated;
@@ -113,7 +114,8 @@ public final class Client {
     }
 
     /**
-     * The codec of the connection (Java serialization by default).
+     * The codec of the connection (by default Java serialization of an allow-list only, {@link
+     * JavaSerializationCodec#allowing()}, as for a {@link Listener}).
      *
      * @param codec the codec
      * @return this

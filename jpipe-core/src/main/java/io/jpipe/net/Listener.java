@@ -2,6 +2,7 @@ package io.jpipe.net;
 
 import io.jpipe.Connection;
 import io.jpipe.codec.Codec;
+import io.jpipe.codec.JavaSerializationCodec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
@@ -81,8 +82,13 @@ import java.util.function.Consumer;
  * IllegalStateException} unless {@link Builder#allowUnauthenticated allowUnauthenticated(true)}
  * says that is intended. The rule does not look at the codec: a listener whose users only call
  * {@link Connection#recvBytes()} must say so all the same, since nothing stops another caller from
- * calling {@link Connection#recv()}. Even with a key, prefer a codec with an allow-list ({@link
- * io.jpipe.codec.JavaSerializationCodec#withFilter}) for peers you do not fully trust.
+ * calling {@link Connection#recv()}.
+ *
+ * <p>Objects from a socket may come from a stranger, so the default codec of accepted connections
+ * decodes only an allow-list ({@link io.jpipe.codec.JavaSerializationCodec#allowing()}: JDK value
+ * types, collections, arrays and records of those), within the decoding limits; add your own
+ * classes with {@code codec(JavaSerializationCodec.allowing("com.example.**"))}. A {@link
+ * io.jpipe.Pipe} or a child-process argument joins parts of one program and decodes any class.
  *
  * <h2>Safe defaults</h2>
  *
@@ -265,7 +271,7 @@ public final class Listener implements AutoCloseable {
     private byte[] authkey;
     private int backlog = DEFAULT_BACKLOG;
     private String digest = "sha256";
-    private Codec codec = Codec.javaSerialization();
+    private Codec codec = JavaSerializationCodec.allowing();
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private int maxPendingHandshakes = DEFAULT_MAX_PENDING_HANDSHAKES;
     private Consumer<Rejection> onRejected;
@@ -327,7 +333,8 @@ public final class Listener implements AutoCloseable {
     }
 
     /**
-     * The codec of accepted connections (Java serialization by default).
+     * The codec of accepted connections (by default Java serialization of an allow-list only,
+     * {@link JavaSerializationCodec#allowing()}).
      *
      * @param codec the codec
      * @return this
