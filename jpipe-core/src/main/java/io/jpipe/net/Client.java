@@ -115,7 +115,7 @@ public final class Client {
 
     /**
      * The codec of the connection (by default Java serialization of an allow-list only, {@link
-     * JavaSerializationCodec#allowing()}, as for a {@link Listener}).
+     * JavaSerializationCodec#allowing(String...)}, as for a {@link Listener}).
      *
      * @param codec the codec
      * @return this

@@ -85,9 +85,9 @@ import java.util.function.Consumer;
  * calling {@link Connection#recv()}.
  *
  * <p>Objects from a socket may come from a stranger, so the default codec of accepted connections
- * decodes only an allow-list ({@link io.jpipe.codec.JavaSerializationCodec#allowing()}: JDK value
- * types, collections, arrays and records of those), within the decoding limits; add your own
- * classes with {@code codec(JavaSerializationCodec.allowing("com.example.**"))}. A {@link
+ * decodes only an allow-list ({@link io.jpipe.codec.JavaSerializationCodec#allowing(String...)}:
+ * JDK value types, collections, arrays and records of those), within the decoding limits; add your
+ * own classes with {@code codec(JavaSerializationCodec.allowing("com.example.**"))}. A {@link
  * io.jpipe.Pipe} or a child-process argument joins parts of one program and decodes any class.
  *
  * <h2>Safe defaults</h2>
@@ -334,7 +334,7 @@ public final class Listener implements AutoCloseable {
 
     /**
      * The codec of accepted connections (by default Java serialization of an allow-list only,
-     * {@link JavaSerializationCodec#allowing()}).
+     * {@link JavaSerializationCodec#allowing(String...)}).
      *
      * @param codec the codec
      * @return this
