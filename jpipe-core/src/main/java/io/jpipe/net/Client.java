@@ -26,16 +26,23 @@ import java.util.Objects;
  * <p>With a key, the client answers the listener's challenge and then challenges it (mutual
  * authentication, as CPython). A key of {@code null} means no authentication, an empty key
  * authenticates with the empty key.
+ *
+ * <p>As for a {@link Listener} (see its "Trust"), a TCP connection without a key (or with an empty
+ * one) is refused with an {@link IllegalStateException} unless {@link Builder#allowUnauthenticated
+ * allowUnauthenticated(true)} says that is intended: whatever answers at that address could send
+ * objects to decode. Unix sockets need no permission.
  */
 public final class Client {
   private Client() {}
 
   /**
-   * Connects without authentication.
+   * Connects without authentication (to a Unix socket; see {@link Builder#allowUnauthenticated} for
+   * TCP).
    *
    * @param address where to connect
    * @return the connection
    * @throws IOException if the connection fails
+   * @throws IllegalStateException if {@code address} is TCP
    */
   public static Connection connect(Address address) throws IOException {
     return builder(address).connect();
@@ -50,6 +57,7 @@ public final class Client {
    * @throws AuthenticationException if the handshake fails
    * @throws IOException if the connection fails ({@link java.net.ConnectException} when nobody
    *     listens)
+   * @throws IllegalStateException if {@code address} is TCP and the key is null or empty
    */
   public static Connection connect(Address address, byte[] authkey) throws IOException {
     return builder(address).authkey(authkey).connect();
@@ -73,6 +81,7 @@ public final class Client {
     private Codec codec = Codec.javaSerialization();
     private Duration connectTimeout;
     private Duration handshakeTimeout = Listener.DEFAULT_HANDSHAKE_TIMEOUT;
+    private boolean allowUnauthenticated;
 
     private Builder(Address address) {
       this.address = Objects.requireNonNull(address, "address");
@@ -138,6 +147,18 @@ public final class Client {
       return this;
     }
 
+    /**
+     * Whether a TCP connection may go without a key (or with an empty one): false by default, when
+     * {@link #connect()} refuses it. Unix sockets need no permission.
+     *
+     * @param allow true to talk to whatever answers at the address without authenticating it
+     * @return this
+     */
+    public Builder allowUnauthenticated(boolean allow) {
+      this.allowUnauthenticated = allow;
+      return this;
+    }
+
     private static Duration positive(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
         throw new IllegalArgumentException("timeout must be positive: " + timeout);
@@ -150,8 +171,21 @@ public final class Client {
      *
      * @return the connection
      * @throws IOException as {@link Client#connect(Address, byte[])}
+     * @throws IllegalStateException if the address is TCP, the key is null or empty and {@link
+     *     #allowUnauthenticated allowUnauthenticated(true)} was not called
      */
     public Connection connect() throws IOException {
+      if (address instanceof Address.Tcp
+          && (authkey == null || authkey.length == 0)
+          && !allowUnauthenticated) {
+        throw new IllegalStateException(
+            "refusing to connect to "
+                + address
+                + (authkey == null ? " without an authkey" : " with an empty authkey")
+                + ": whatever answers there could send objects to decode. Give a key with"
+                + " Client.Builder.authkey(key), or call"
+                + " Client.Builder.allowUnauthenticated(true) if that is intended");
+      }
       long connectNanos =
           connectTimeout == null ? Long.MAX_VALUE : Durations.toNanos(connectTimeout);
       FdChannel ch = Sockets.connect(address, connectNanos);

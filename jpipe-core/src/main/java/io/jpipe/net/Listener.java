@@ -7,8 +7,11 @@ import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.net.Handshake;
+import io.jpipe.internal.net.ReadyFlag;
 import io.jpipe.internal.net.Sockets;
 import java.io.IOException;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,9 +19,20 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * Accepts connections on a Unix or TCP socket (CPython's {@code
@@ -34,34 +48,55 @@ import java.util.Optional;
  * }
  * }</pre>
  *
- * <h2>Authentication</h2>
+ * <h2>Serving model</h2>
  *
- * With a key, {@link #accept()} runs CPython's mutual challenge (HMAC, {@code {sha256}} as CPython
- * 3.12+, and understood by 3.11 peers) before returning the connection; nothing is decoded before
- * it succeeds. An empty key authenticates with the empty key, as CPython 3.13 does; {@code null}
- * means no authentication. Unlike CPython the handshake has a timeout ({@link
- * Builder#handshakeTimeout}, 10 s by default), so a peer that connects and says nothing cannot
- * stall the listener forever. A failed handshake closes that connection and throws {@link
- * AuthenticationException}; the listener goes on serving.
+ * A listener takes connections as they come, on a platform thread of its own (the acceptor), and
+ * {@link #accept()} returns the next one that <em>completed</em> the handshake, in the order they
+ * completed it. With a key, each connection's handshake (CPython's mutual HMAC challenge, {@code
+ * {sha256}} as CPython 3.12+, and understood by 3.11 peers) runs on a virtual thread of its own
+ * under the handshake timeout ({@link Builder#handshakeTimeout}, 10 s by default), so a silent or
+ * slow client delays nobody else. Nothing is decoded before the handshake succeeds, and no message
+ * before it may be longer than 256 bytes, as in CPython: a peer announcing more is cut off before
+ * anything more is read. Without a key, connections are ready as soon as they are accepted. An
+ * empty key authenticates with the empty key, as CPython 3.13 does; {@code null} means no
+ * authentication.
+ *
+ * <p>At most {@link Builder#maxPendingHandshakes} handshakes ({@value
+ * #DEFAULT_MAX_PENDING_HANDSHAKES} by default) run at once. When another connection arrives, the
+ * <em>oldest</em> pending handshake is abandoned to make room: it has had the most time, and
+ * closing the newest instead would let a thousand silent connections lock every honest client out.
+ * A handshake that fails, times out or is abandoned never throws from {@link #accept()}: its
+ * connection is closed, it is counted ({@link #rejectedCount()}) and reported to {@link
+ * Builder#onRejected} with an {@link AuthenticationException} naming the cause. At most {@link
+ * Builder#backlog} connections wait for {@code accept()} in the listener; beyond that the acceptor
+ * pauses and new clients wait in the kernel's backlog. If the process runs out of descriptors the
+ * acceptor pauses for 100 ms and tries again.
+ *
+ * <h2>Trust</h2>
+ *
+ * <b>Without a key, anyone who can reach the address can send you objects.</b> A Unix socket is
+ * private by its file's permissions (below), an abstract one to whoever shares the network
+ * namespace; on TCP, though, every host that can route to the port could. So a TCP listener without
+ * a key (or with an empty one, which everyone knows) is refused with an {@link
+ * IllegalStateException} unless {@link Builder#allowUnauthenticated allowUnauthenticated(true)}
+ * says that is intended. The rule does not look at the codec: a listener whose users only call
+ * {@link Connection#recvBytes()} must say so all the same, since nothing stops another caller from
+ * calling {@link Connection#recv()}. Even with a key, prefer a codec with an allow-list ({@link
+ * io.jpipe.codec.JavaSerializationCodec#withFilter}) for peers you do not fully trust.
  *
  * <h2>Safe defaults</h2>
  *
  * A listener without an address gets a Unix socket in a new private directory (mode 0700), as
  * CPython does; a socket file at a given path is made accessible to its owner only (before the
- * socket listens). The file (and the private directory) is removed on {@link #close()}. An address
- * in use is a {@link java.net.BindException}, as in CPython.
- *
- * <p><b>Without a key, anyone who can reach the address can send you objects</b>: on TCP that is
- * every host that can route to the port. The default codec, Java serialization, limits sizes but
- * allows any class (as pickle does), so {@link Connection#recv()} would deserialize a stranger's
- * object graph, and any deserialization gadget on your class path is within reach. Use a key for
- * anything but a private Unix socket; for peers you do not trust, receive with {@link
- * Connection#recvBytes()} or use a codec with an allow-list ({@link
- * io.jpipe.codec.JavaSerializationCodec#withFilter}).
+ * socket listens). A stale socket file at the path, one nobody listens on any more (a listener that
+ * died without cleaning up), is replaced; a live one is a {@link java.net.BindException} (address
+ * in use, as in CPython), and a file that is not a socket is never removed. Which one it is, is
+ * learnt by connecting to it: a live listener sees a client that closes at once. The file (and the
+ * private directory) is removed on {@link #close()}.
  */
 public final class Listener implements AutoCloseable {
   static {
-    Access.addPollable(o -> o instanceof Listener l ? l.channel : null);
+    Access.addPollable(o -> o instanceof Listener l ? l.readyFlag.channel() : null);
   }
 
   /** CPython's default backlog is 1; a busier default suits a server better. */
@@ -70,25 +105,102 @@ public final class Listener implements AutoCloseable {
   /** The default handshake timeout. */
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
+  /**
+   * The default number of handshakes that may be pending at once: each holds a descriptor and a
+   * parked virtual thread (a few KiB), and an honest client's handshake takes a few milliseconds,
+   * so 256 outlast a flood of silent connections without costing much.
+   */
+  public static final int DEFAULT_MAX_PENDING_HANDSHAKES = 256;
+
+  /** How long the acceptor waits before trying again when descriptors run out. */
+  private static final long SHORTAGE_PAUSE_NANOS = 100_000_000L;
+
+  /** How long {@link #close()} waits for the listener's threads to end. */
+  private static final Duration CLOSE_JOIN = Duration.ofSeconds(10);
+
+  /**
+   * A connection whose handshake failed, timed out or was abandoned (see {@link Listener}).
+   *
+   * @param peer the client's address, as {@link #lastAccepted()} would give it; empty if unknown
+   * @param reason why: an {@link AuthenticationException} naming the cause (timeout, end of file,
+   *     wrong digest, oversized message, abandoned because too many were pending...)
+   */
+  public record Rejection(Optional<Address> peer, IOException reason) {
+    /**
+     * Checks the components.
+     *
+     * @param peer the client's address, or empty
+     * @param reason why it was rejected
+     */
+    public Rejection {
+      Objects.requireNonNull(peer, "peer");
+      Objects.requireNonNull(reason, "reason");
+    }
+  }
+
+  /** A connection accepted and, with a key, authenticated; waiting for {@link #accept()}. */
+  private record Ready(FdChannel channel, Address peer) {}
+
+  /** A handshake in progress. */
+  private static final class Pending {
+    final FdChannel channel;
+    final Address peer;
+    final long deadline;
+
+    Pending(FdChannel channel, Address peer, long deadline) {
+      this.channel = channel;
+      this.peer = peer;
+      this.deadline = deadline;
+    }
+  }
+
   private final FdChannel channel;
+  private final ReadyFlag readyFlag;
   private final Address address;
   private final byte[] authkey;
   private final String digest;
   private final Codec codec;
-  private final Duration handshakeTimeout;
+  private final long handshakeNanos;
+  private final int maxPending;
+  private final int readyLimit;
+  private final Consumer<Rejection> onRejected;
+  private final ThreadFactory handshakes = Thread.ofVirtual().name("jpipe-handshake-", 0).factory();
+  private final Thread acceptor;
   private final Path socketFile;
   private final Object socketFileKey;
   private final Path privateDir;
+
+  private final ReentrantLock lock = new ReentrantLock();
+
+  /** Signalled when a connection becomes ready, accepting fails, or the listener closes. */
+  private final Condition readyOrClosed = lock.newCondition();
+
+  /** Signalled when {@code accept} makes room in {@link #ready}, or the listener closes. */
+  private final Condition roomOrClosed = lock.newCondition();
+
+  // Guarded by lock.
+  private final ArrayDeque<Ready> ready = new ArrayDeque<>();
+  private final LinkedHashSet<Pending> pending = new LinkedHashSet<>(); // oldest first
+  private final Set<Thread> handshakeThreads = new HashSet<>(); // pending or not yet ended
+  private IOException failure;
+
+  private volatile boolean closed;
+  private final AtomicLong rejected = new AtomicLong();
   private volatile Address lastAccepted;
 
-  private Listener(Builder b, FdChannel channel, Address address, Path privateDir)
+  private Listener(
+      Builder b, FdChannel channel, ReadyFlag readyFlag, Address address, Path privateDir)
       throws IOException {
     this.channel = channel;
+    this.readyFlag = readyFlag;
     this.address = address;
     this.authkey = b.authkey == null ? null : b.authkey.clone();
     this.digest = b.digest;
     this.codec = b.codec;
-    this.handshakeTimeout = b.handshakeTimeout;
+    this.handshakeNanos = Durations.toNanos(b.handshakeTimeout);
+    this.maxPending = b.maxPendingHandshakes;
+    this.readyLimit = b.backlog;
+    this.onRejected = b.onRejected;
     this.privateDir = privateDir;
     if (address instanceof Address.Unix u) {
       this.socketFile = u.path();
@@ -97,14 +209,21 @@ public final class Listener implements AutoCloseable {
       this.socketFile = null;
       this.socketFileKey = null;
     }
+    this.acceptor =
+        Thread.ofPlatform()
+            .name("jpipe-acceptor " + address)
+            .daemon(true)
+            .unstarted(this::acceptLoop);
   }
 
   /**
-   * Listens on {@code address} without authentication.
+   * Listens on {@code address} without authentication (a Unix socket; see {@link
+   * Builder#allowUnauthenticated} for TCP).
    *
    * @param address where to listen
    * @return the listener
    * @throws IOException if the address cannot be bound
+   * @throws IllegalStateException if {@code address} is TCP (see {@link Listener}, "Trust")
    */
   public static Listener open(Address address) throws IOException {
     return builder().address(address).open();
@@ -117,6 +236,8 @@ public final class Listener implements AutoCloseable {
    * @param authkey the shared key (empty allowed), or null for no authentication
    * @return the listener
    * @throws IOException if the address cannot be bound
+   * @throws IllegalStateException if {@code address} is TCP and the key is null or empty (see
+   *     {@link Listener}, "Trust")
    */
   public static Listener open(Address address, byte[] authkey) throws IOException {
     return builder().address(address).authkey(authkey).open();
@@ -149,6 +270,9 @@ public final class Listener implements AutoCloseable {
     private String digest = "sha256";
     private Codec codec = Codec.javaSerialization();
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+    private int maxPendingHandshakes = DEFAULT_MAX_PENDING_HANDSHAKES;
+    private Consumer<Rejection> onRejected;
+    private boolean allowUnauthenticated;
 
     private Builder() {}
 
@@ -176,7 +300,8 @@ public final class Listener implements AutoCloseable {
     }
 
     /**
-     * The listen backlog ({@value #DEFAULT_BACKLOG} by default).
+     * The listen backlog ({@value #DEFAULT_BACKLOG} by default); also how many accepted (and
+     * authenticated) connections may wait in the listener for {@link Listener#accept()}.
      *
      * @param backlog at least 1
      * @return this
@@ -230,13 +355,68 @@ public final class Listener implements AutoCloseable {
     }
 
     /**
+     * How many handshakes may be pending at once ({@value #DEFAULT_MAX_PENDING_HANDSHAKES} by
+     * default). When a connection arrives and that many are pending, the oldest is abandoned and
+     * reported as rejected (see {@link Listener}).
+     *
+     * @param n at least 1
+     * @return this
+     * @throws IllegalArgumentException if {@code n < 1}
+     */
+    public Builder maxPendingHandshakes(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("maxPendingHandshakes < 1: " + n);
+      }
+      this.maxPendingHandshakes = n;
+      return this;
+    }
+
+    /**
+     * Called with each connection whose handshake failed, timed out or was abandoned, on that
+     * handshake's thread, after its connection is closed; what it throws is ignored. Handshakes cut
+     * short by {@link Listener#close()} are not reported. None by default.
+     *
+     * @param handler the handler
+     * @return this
+     */
+    public Builder onRejected(Consumer<Rejection> handler) {
+      this.onRejected = Objects.requireNonNull(handler, "handler");
+      return this;
+    }
+
+    /**
+     * Whether a TCP listener may run without a key (or with an empty one): false by default, when
+     * {@link #open()} refuses it (see {@link Listener}, "Trust"). Unix sockets need no permission.
+     *
+     * @param allow true to let anyone who can reach the port connect and send objects
+     * @return this
+     */
+    public Builder allowUnauthenticated(boolean allow) {
+      this.allowUnauthenticated = allow;
+      return this;
+    }
+
+    /**
      * Binds and listens.
      *
      * @return the listener
      * @throws IOException if the address cannot be bound ({@link java.net.BindException} when in
      *     use)
+     * @throws IllegalStateException if the address is TCP, the key is null or empty and {@link
+     *     #allowUnauthenticated allowUnauthenticated(true)} was not called
      */
     public Listener open() throws IOException {
+      if (address instanceof Address.Tcp
+          && (authkey == null || authkey.length == 0)
+          && !allowUnauthenticated) {
+        throw new IllegalStateException(
+            "refusing to listen on "
+                + address
+                + (authkey == null ? " without an authkey" : " with an empty authkey")
+                + ": anyone who can reach the port could send objects to decode. Give a key with"
+                + " Listener.Builder.authkey(key), or call"
+                + " Listener.Builder.allowUnauthenticated(true) if that is intended");
+      }
       Path dir = null;
       Address where = address;
       if (where == null) {
@@ -256,11 +436,18 @@ public final class Listener implements AutoCloseable {
         throw e;
       }
       FdChannel ch = new FdChannel(fd, FdChannel.Kind.OTHER);
+      ReadyFlag flag = null;
       try {
         Address bound = where instanceof Address.Tcp ? Sockets.localAddress(fd) : where;
-        return new Listener(this, ch, bound, dir);
-      } catch (IOException | RuntimeException e) {
+        flag = ReadyFlag.create();
+        Listener listener = new Listener(this, ch, flag, bound, dir);
+        listener.acceptor.start();
+        return listener;
+      } catch (IOException | RuntimeException | Error e) {
         Fds.closeQuietly(ch);
+        if (flag != null) {
+          flag.close();
+        }
         if (where instanceof Address.Unix u) {
           Files.deleteIfExists(u.path());
         }
@@ -279,39 +466,226 @@ public final class Listener implements AutoCloseable {
   }
 
   /**
-   * Waits for a client, authenticates it if this listener has a key, and returns the connection.
-   * Another thread's {@link #close()} wakes a waiting {@code accept} with {@link
-   * java.nio.channels.AsynchronousCloseException}.
+   * Waits for the next client that completed the handshake (any client, without a key) and returns
+   * its connection. Failed handshakes do not throw here: see {@link Builder#onRejected}. Safe to
+   * call from several threads; a virtual thread waiting here is parked, not pinned.
    *
    * @return the connection, authenticated both ways
    * @throws ClosedChannelException if the listener is closed
-   * @throws AuthenticationException if the client fails the handshake (that connection is closed;
-   *     the listener goes on)
-   * @throws IOException if accepting fails
+   * @throws java.nio.channels.AsynchronousCloseException if another thread closes the listener
+   *     while this one waits
+   * @throws java.nio.channels.ClosedByInterruptException if the thread is interrupted while it
+   *     waits: the listener is then closed and the interrupt status stays set, as for an NIO
+   *     channel
+   * @throws IOException if accepting failed for good (not for one client: for the listening socket)
    */
   public Connection accept() throws IOException {
-    if (isClosed()) {
-      throw new ClosedChannelException();
-    }
-    Sockets.Accepted accepted;
-    channel.acquire();
+    Ready r;
+    lock.lock();
     try {
-      accepted = Sockets.accept(channel);
+      if (closed) {
+        throw new ClosedChannelException();
+      }
+      while ((r = ready.poll()) == null) {
+        if (closed) {
+          throw new AsynchronousCloseException();
+        }
+        if (failure != null) {
+          throw new IOException("accepting failed: " + failure.getMessage(), failure);
+        }
+        try {
+          readyOrClosed.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+      if (r != null) {
+        if (ready.isEmpty()) {
+          readyFlag.lower();
+        }
+        roomOrClosed.signal();
+      }
     } finally {
-      channel.release();
+      lock.unlock();
     }
-    lastAccepted = accepted.peer();
-    FdChannel ch = new FdChannel(accepted.fd(), FdChannel.Kind.SOCKET);
-    if (authkey != null) {
-      try {
-        Handshake.serve(
-            ch, authkey, digest, FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout)));
-      } catch (AuthenticationException e) {
+    if (r == null) {
+      close();
+      throw new ClosedByInterruptException();
+    }
+    lastAccepted = r.peer();
+    return Access.connections().newConnection(r.channel(), true, true, codec);
+  }
+
+  /**
+   * How many connections were rejected so far: failed, timed out or abandoned handshakes (each
+   * reported to {@link Builder#onRejected}).
+   *
+   * @return the count
+   */
+  public long rejectedCount() {
+    return rejected.get();
+  }
+
+  // ---------------------------------------------------------------- the acceptor
+
+  private void acceptLoop() {
+    try {
+      for (; ; ) {
+        lock.lock();
+        try {
+          while (!closed && ready.size() >= readyLimit) {
+            roomOrClosed.awaitUninterruptibly();
+          }
+          if (closed) {
+            return;
+          }
+        } finally {
+          lock.unlock();
+        }
+        Sockets.Accepted a;
+        try {
+          channel.acquire();
+          try {
+            a = Sockets.accept(channel);
+          } finally {
+            channel.release();
+          }
+        } catch (IOException e) {
+          if (closed) {
+            return;
+          }
+          if (Sockets.isShortage(e)) {
+            pauseAccepting();
+            continue;
+          }
+          fail(e);
+          return;
+        }
+        admit(new FdChannel(a.fd(), FdChannel.Kind.SOCKET), a.peer());
+      }
+    } catch (RuntimeException | Error e) {
+      fail(new IOException("the listener's acceptor failed: " + e, e));
+      throw e;
+    }
+  }
+
+  /** Waits a moment (or until closed) before accepting again: descriptors ran out. */
+  private void pauseAccepting() {
+    lock.lock();
+    try {
+      long left = SHORTAGE_PAUSE_NANOS;
+      while (!closed && left > 0) {
+        left = roomOrClosed.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // nobody interrupts the acceptor; keep it if they do
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Records that accepting failed for good: {@code accept} throws it once the queue is empty. */
+  private void fail(IOException e) {
+    lock.lock();
+    try {
+      if (failure == null) {
+        failure = e;
+      }
+      readyOrClosed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Queues a new connection, or starts its handshake (abandoning the oldest if need be). */
+  private void admit(FdChannel ch, Address peer) {
+    Pending abandoned = null;
+    lock.lock();
+    try {
+      if (closed) {
         Fds.closeQuietly(ch);
-        throw e;
+        return;
+      }
+      if (authkey == null) {
+        enqueue(new Ready(ch, peer));
+        return;
+      }
+      if (pending.size() >= maxPending) {
+        abandoned = pending.removeFirst();
+      }
+      Pending p = new Pending(ch, peer, FdChannel.deadlineAfter(handshakeNanos));
+      pending.add(p);
+      Thread t = handshakes.newThread(() -> handshake(p));
+      t.start();
+      handshakeThreads.add(t);
+    } finally {
+      lock.unlock();
+    }
+    if (abandoned != null) {
+      Fds.closeQuietly(abandoned.channel); // wakes its thread, which reports it
+    }
+  }
+
+  /** Under the lock: adds a ready connection and raises the flag pollers see. */
+  private void enqueue(Ready r) {
+    if (ready.isEmpty()) {
+      readyFlag.raise();
+    }
+    ready.add(r);
+    readyOrClosed.signal();
+  }
+
+  /** One handshake, on its own virtual thread. */
+  private void handshake(Pending p) {
+    try {
+      authenticate(p);
+    } finally {
+      lock.lock();
+      try {
+        handshakeThreads.remove(Thread.currentThread());
+      } finally {
+        lock.unlock();
       }
     }
-    return Access.connections().newConnection(ch, true, true, codec);
+  }
+
+  private void authenticate(Pending p) {
+    IOException reason = null;
+    try {
+      Handshake.serve(p.channel, authkey, digest, p.deadline);
+    } catch (AuthenticationException e) {
+      reason = e;
+    } catch (RuntimeException e) {
+      reason = new AuthenticationException("authentication handshake failed: " + e, e);
+    }
+    lock.lock();
+    try {
+      if (closed) {
+        return; // close() closes the channel; not a rejection
+      }
+      if (!pending.remove(p)) {
+        reason =
+            new AuthenticationException(
+                "handshake abandoned: "
+                    + maxPending
+                    + " were pending (maxPendingHandshakes) and this one was the oldest");
+      } else if (reason == null) {
+        enqueue(new Ready(p.channel, p.peer));
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    Fds.closeQuietly(p.channel);
+    rejected.incrementAndGet();
+    if (onRejected != null) {
+      try {
+        onRejected.accept(new Rejection(Optional.ofNullable(p.peer), reason));
+      } catch (RuntimeException e) {
+        // the handler's business; the listener goes on
+      }
+    }
   }
 
   /**
@@ -324,8 +698,9 @@ public final class Listener implements AutoCloseable {
   }
 
   /**
-   * The address of the last client accepted: for TCP its host and port, for Unix the path it is
-   * bound to (empty for a client that did not bind, where CPython says {@code ''}).
+   * The address of the client whose connection {@link #accept()} last returned: for TCP its host
+   * and port, for Unix the path it is bound to (empty for a client that did not bind, where CPython
+   * says {@code ''}).
    *
    * @return the address, or empty before the first accept
    */
@@ -334,14 +709,15 @@ public final class Listener implements AutoCloseable {
   }
 
   /**
-   * The listening socket's descriptor, for {@code poll} or {@link io.jpipe.Connections#waitAny}
-   * (readable when a client is waiting).
+   * The listening socket's descriptor, as CPython's {@code fileno()}. The listener accepts from it
+   * on its own thread, so to wait for a client, wait on the listener itself with {@link
+   * io.jpipe.Connections#waitAny}: it is ready when {@link #accept()} would return at once.
    *
    * @return the descriptor
    * @throws ClosedChannelException if closed
    */
   public int fileno() throws ClosedChannelException {
-    if (isClosed()) {
+    if (closed) {
       throw new ClosedChannelException();
     }
     return channel.fd();
@@ -353,19 +729,51 @@ public final class Listener implements AutoCloseable {
    * @return true once closed
    */
   public boolean isClosed() {
-    return !channel.isOpen() || channel.isClosed();
+    return closed;
   }
 
   /**
-   * Stops listening (idempotent) and removes the socket file and private directory this listener
-   * created. Connections already accepted stay open.
+   * Stops listening (idempotent): closes the listening socket, every pending handshake and every
+   * connection not yet accepted, wakes threads waiting in {@link #accept()}, removes the socket
+   * file and private directory this listener created, and waits for the listener's own threads to
+   * end (a rejection handler running at that moment included, for at most 10 s). Connections
+   * already accepted stay open.
    */
   @Override
   public void close() {
-    if (isClosed()) {
-      return;
+    List<Pending> cut;
+    List<Ready> unaccepted;
+    List<Thread> threads = new ArrayList<>();
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      cut = new ArrayList<>(pending);
+      pending.clear();
+      unaccepted = new ArrayList<>(ready);
+      ready.clear();
+      threads.add(acceptor);
+      threads.addAll(handshakeThreads);
+      readyOrClosed.signalAll();
+      roomOrClosed.signalAll();
+    } finally {
+      lock.unlock();
     }
-    Fds.closeQuietly(channel);
+    Fds.closeQuietly(channel); // wakes the acceptor
+    for (Pending p : cut) {
+      Fds.closeQuietly(p.channel); // wakes its handshake
+    }
+    for (Ready r : unaccepted) {
+      Fds.closeQuietly(r.channel());
+    }
+    readyFlag.close();
+    removeSocketFile();
+    joinAll(threads);
+  }
+
+  private void removeSocketFile() {
     try {
       if (socketFile != null
           && Files.exists(socketFile)
@@ -382,11 +790,37 @@ public final class Listener implements AutoCloseable {
     }
   }
 
+  /**
+   * Waits for threads woken by close to end (they do at once), keeping an interrupt for later;
+   * gives up after {@link #CLOSE_JOIN}. The calling thread is skipped: a rejection handler may
+   * close the listener.
+   */
+  private static void joinAll(List<Thread> threads) {
+    boolean interrupted = false;
+    long deadline = System.nanoTime() + CLOSE_JOIN.toNanos();
+    for (Thread t : threads) {
+      while (t != Thread.currentThread() && t.isAlive()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          t.join(Duration.ofNanos(left));
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   @Override
   public String toString() {
     return "Listener["
         + address
         + (authkey != null ? ", authenticated" : "")
-        + (isClosed() ? ", closed]" : "]");
+        + (closed ? ", closed]" : "]");
   }
 }

@@ -4,6 +4,7 @@ import static io.jpipe.TestSupport.async;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,7 +24,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -45,12 +49,26 @@ class ListenerTest {
     return java.util.Arrays.asList(Address.tcp("127.0.0.1", 0), Address.tcp("::1", 0), null);
   }
 
+  /** A listener; over TCP without a key it says that is intended. */
   private static Listener listen(Address a, byte[] key) throws Exception {
-    Listener.Builder b = Listener.builder().authkey(key);
+    Listener.Builder b = Listener.builder().authkey(key).allowUnauthenticated(true);
     if (a != null) {
       b.address(a);
     }
     return b.open();
+  }
+
+  /** A keyless TCP listener, said to be intended. */
+  static Listener keylessTcp() throws Exception {
+    return Listener.builder()
+        .address(Address.tcp("127.0.0.1", 0))
+        .allowUnauthenticated(true)
+        .open();
+  }
+
+  /** Connects without a key to any address (over TCP, said to be intended). */
+  static Connection connectRaw(Address a) throws Exception {
+    return Client.builder(a).allowUnauthenticated(true).connect();
   }
 
   // ---------------------------------------------------------------- _TestListener
@@ -59,7 +77,7 @@ class ListenerTest {
   void test_multiple_bind() throws Exception {
     for (Address family : families()) {
       try (Listener l = listen(family, null)) {
-        assertThrows(BindException.class, () -> Listener.open(l.address()), "" + l.address());
+        assertThrows(BindException.class, () -> listen(l.address(), null), "" + l.address());
       }
     }
   }
@@ -96,7 +114,7 @@ class ListenerTest {
   // ---------------------------------------------------------------- _TestListenerClient
 
   static void sendHello(String address) throws Exception {
-    try (Connection conn = Client.connect(Address.parse(address))) {
+    try (Connection conn = connectRaw(Address.parse(address))) {
       conn.send("hello");
     }
   }
@@ -135,7 +153,7 @@ class ListenerTest {
   void test_issue16955() throws Exception {
     for (Address family : families()) {
       try (Listener l = listen(family, null);
-          Connection c = Client.connect(l.address());
+          Connection c = connectRaw(l.address());
           Connection a = l.accept()) {
         a.sendBytes("hello".getBytes(StandardCharsets.US_ASCII));
         assertTrue(c.poll(Duration.ofSeconds(1)));
@@ -150,7 +168,13 @@ class ListenerTest {
     for (Address family : families()) {
       for (byte[] key : new byte[][] {KEY, new byte[0]}) {
         try (Listener l = listen(family, key)) {
-          CompletableFuture<Connection> c = async(() -> Client.connect(l.address(), key));
+          CompletableFuture<Connection> c =
+              async(
+                  () ->
+                      Client.builder(l.address())
+                          .authkey(key)
+                          .allowUnauthenticated(true)
+                          .connect());
           try (Connection server = l.accept();
               Connection client = TestSupport.await(c)) {
             client.send("authenticated");
@@ -163,14 +187,23 @@ class ListenerTest {
 
   @Test
   void aWrongKeyFailsOnTheSideThatDetectsItAndTheListenerGoesOn() throws Exception {
-    try (Listener l = Listener.open(Address.tcp("127.0.0.1", 0), KEY)) {
-      CompletableFuture<Connection> wrong =
-          async(() -> Client.connect(l.address(), "other".getBytes(StandardCharsets.UTF_8)));
-      AuthenticationException server = assertThrows(AuthenticationException.class, l::accept);
-      assertEquals("digest received was wrong", server.getMessage());
-      Throwable client = TestSupport.failureOf(wrong);
+    BlockingQueue<Listener.Rejection> rejections = new LinkedBlockingQueue<>();
+    try (Listener l =
+        Listener.builder()
+            .address(Address.tcp("127.0.0.1", 0))
+            .authkey(KEY)
+            .onRejected(rejections::add)
+            .open()) {
+      Throwable client =
+          TestSupport.failureOf(
+              async(() -> Client.connect(l.address(), "other".getBytes(StandardCharsets.UTF_8))));
       assertInstanceOf(AuthenticationException.class, client);
       assertEquals("digest sent was rejected", client.getMessage());
+      Listener.Rejection server = next(rejections);
+      assertInstanceOf(AuthenticationException.class, server.reason());
+      assertEquals("digest received was wrong", server.reason().getMessage());
+      assertEquals("127.0.0.1", ((Address.Tcp) server.peer().orElseThrow()).host());
+      assertEquals(1, l.rejectedCount());
 
       CompletableFuture<Connection> right = async(() -> Client.connect(l.address(), KEY));
       try (Connection ok = l.accept();
@@ -181,9 +214,17 @@ class ListenerTest {
     }
   }
 
+  /** The next rejection, failing after {@link TestSupport#PATIENCE}. */
+  static Listener.Rejection next(BlockingQueue<Listener.Rejection> rejections)
+      throws InterruptedException {
+    Listener.Rejection r = rejections.poll(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+    assertNotNull(r, "no rejection reported");
+    return r;
+  }
+
   @Test
   void aClientWithAKeyAndAListenerWithoutOneDoNotMeet() throws Exception {
-    try (Listener l = Listener.open(Address.tcp("127.0.0.1", 0))) {
+    try (Listener l = keylessTcp()) {
       CompletableFuture<Connection> c =
           async(
               () ->
@@ -202,11 +243,14 @@ class ListenerTest {
 
   // ---------------------------------------------------------------- hostile handshakes
 
-  private static Listener hostileTarget() throws Exception {
+  private final BlockingQueue<Listener.Rejection> rejections = new LinkedBlockingQueue<>();
+
+  private Listener hostileTarget() throws Exception {
     return Listener.builder()
         .address(Address.tcp("127.0.0.1", 0))
         .authkey(KEY)
         .handshakeTimeout(Duration.ofMillis(500))
+        .onRejected(rejections::add)
         .open();
   }
 
@@ -223,58 +267,51 @@ class ListenerTest {
   @Test
   void aSilentClientTimesOut() throws Exception {
     try (Listener l = hostileTarget();
-        Connection silent = Client.connect(l.address())) {
+        Connection silent = connectRaw(l.address())) {
       assertTrue(silent.isOpen());
-      AuthenticationException e = assertThrows(AuthenticationException.class, l::accept);
-      assertInstanceOf(SocketTimeoutException.class, e.getCause());
+      Listener.Rejection r = next(rejections);
+      assertEquals("authentication handshake timed out", r.reason().getMessage());
+      assertInstanceOf(SocketTimeoutException.class, r.reason().getCause());
+      silent.recvBytes(); // the challenge
+      assertThrows(EOFException.class, silent::recvBytes, "the listener closed it");
       stillServes(l);
+      assertEquals(1, l.rejectedCount());
     }
   }
 
   @Test
   void anOversizeOrGarbageAnswerIsRefused() throws Exception {
     try (Listener l = hostileTarget()) {
-      try (Connection big = Client.connect(l.address())) {
-        CompletableFuture<Object> sender =
-            async(
-                () -> {
-                  big.recvBytes(); // the challenge
-                  big.sendBytes(new byte[300]);
-                  return null;
-                });
-        AuthenticationException e = assertThrows(AuthenticationException.class, l::accept);
-        assertTrue(e.getMessage().contains("at most 256"), e.getMessage());
-        TestSupport.await(sender);
+      try (Connection big = connectRaw(l.address())) {
+        big.recvBytes(); // the challenge
+        big.sendBytes(new byte[300]);
+        Listener.Rejection r = next(rejections);
+        assertTrue(r.reason().getMessage().contains("at most 256"), r.reason().getMessage());
       }
-      try (Connection garbage = Client.connect(l.address())) {
+      try (Connection garbage = connectRaw(l.address())) {
         io.jpipe.TestSupport.rawWrite(garbage.fileno(), new byte[] {-1, -1, -1, -2, 1, 2, 3});
-        assertThrows(AuthenticationException.class, l::accept);
+        assertInstanceOf(AuthenticationException.class, next(rejections).reason());
       }
       stillServes(l);
+      assertEquals(2, l.rejectedCount());
     }
   }
 
   @Test
   void aClientThatClosesHalfwayIsReported() throws Exception {
     try (Listener l = hostileTarget()) {
-      Connection leaving = Client.connect(l.address());
-      CompletableFuture<Object> closer =
-          async(
-              () -> {
-                leaving.recvBytes(); // the challenge, then leave
-                leaving.close();
-                return null;
-              });
-      AuthenticationException e = assertThrows(AuthenticationException.class, l::accept);
-      assertInstanceOf(EOFException.class, e.getCause());
-      TestSupport.await(closer);
+      try (Connection leaving = connectRaw(l.address())) {
+        leaving.recvBytes(); // the challenge, then leave
+      }
+      Listener.Rejection r = next(rejections);
+      assertInstanceOf(EOFException.class, r.reason().getCause());
       stillServes(l);
     }
   }
 
   @Test
   void anOversizeChallengeIsRefusedByTheClient() throws Exception {
-    try (Listener raw = Listener.open(Address.tcp("127.0.0.1", 0))) {
+    try (Listener raw = keylessTcp()) {
       CompletableFuture<Connection> c = async(() -> Client.connect(raw.address(), KEY));
       try (Connection server = raw.accept()) {
         server.sendBytes(new byte[1000]);
@@ -314,6 +351,117 @@ class ListenerTest {
   }
 
   @Test
+  void aStaleSocketFileIsReplacedALiveOneIsInUseAndOtherFilesAreLeftAlone(
+      @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path file = tmp.resolve("app.sock");
+    // A listener that died without cleaning up: the file is there, nobody listens.
+    io.jpipe.internal.io.Fds.closeQuietly(
+        io.jpipe.internal.net.Sockets.listen(Address.unix(file), 1));
+    assertTrue(Files.exists(file));
+    assertThrows(ConnectException.class, () -> Client.connect(Address.unix(file)), "stale");
+    try (Listener l = Listener.open(Address.unix(file))) {
+      // A live one is in use, and stays so: the refused listener removed nothing. Its probe
+      // was a connection that closed at once.
+      assertThrows(BindException.class, () -> Listener.open(Address.unix(file)), "live");
+      try (Connection probe = l.accept()) {
+        assertThrows(EOFException.class, probe::recvBytes);
+      }
+      try (Connection c = Client.connect(l.address());
+          Connection d = l.accept()) {
+        c.send("still served");
+        assertEquals("still served", d.recv());
+      }
+    }
+    assertFalse(Files.exists(file));
+
+    // Never unlink what is not a socket: a regular file, a directory, a link to a stale socket.
+    Files.writeString(file, "precious");
+    assertThrows(BindException.class, () -> Listener.open(Address.unix(file)));
+    assertEquals("precious", Files.readString(file));
+    Path dir = Files.createDirectory(tmp.resolve("dir.sock"));
+    assertThrows(BindException.class, () -> Listener.open(Address.unix(dir)));
+    assertTrue(Files.isDirectory(dir));
+    Path target = tmp.resolve("target.sock");
+    io.jpipe.internal.io.Fds.closeQuietly(
+        io.jpipe.internal.net.Sockets.listen(Address.unix(target), 1));
+    Path link = Files.createSymbolicLink(tmp.resolve("link.sock"), target);
+    assertThrows(BindException.class, () -> Listener.open(Address.unix(link)));
+    assertTrue(Files.isSymbolicLink(link));
+    assertTrue(Files.exists(target));
+  }
+
+  @Test
+  void keylessTcpIsRefusedUnlessAllowedAndUnixIsNot(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    int fds = TestSupport.fdCount();
+    Address tcp = Address.tcp("127.0.0.1", 0);
+    for (byte[] key : new byte[][] {null, new byte[0]}) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class,
+              () -> Listener.builder().address(tcp).authkey(key).open());
+      assertTrue(
+          e.getMessage().contains("Listener.Builder.allowUnauthenticated(true)"), e.getMessage());
+      assertTrue(e.getMessage().contains("Listener.Builder.authkey(key)"), e.getMessage());
+    }
+    assertThrows(IllegalStateException.class, () -> Listener.open(tcp));
+    assertThrows(IllegalStateException.class, () -> Listener.open(tcp, new byte[0]));
+    assertEquals(fds, TestSupport.fdCount(), "refused before any socket was made");
+    try (Listener l = Listener.open(tcp, KEY)) {
+      for (byte[] key : new byte[][] {null, new byte[0]}) {
+        IllegalStateException e =
+            assertThrows(
+                IllegalStateException.class,
+                () -> Client.builder(l.address()).authkey(key).connect());
+        assertTrue(
+            e.getMessage().contains("Client.Builder.allowUnauthenticated(true)"), e.getMessage());
+      }
+      assertThrows(IllegalStateException.class, () -> Client.connect(l.address()));
+      assertEquals(0, l.rejectedCount(), "refused before connecting");
+    }
+    try (Listener l = keylessTcp();
+        Connection c = connectRaw(l.address());
+        Connection d = l.accept()) {
+      c.send("allowed when asked for");
+      assertEquals("allowed when asked for", d.recv());
+    }
+    for (Address unix :
+        List.of(
+            Address.abstractUnix("jpipe-trust-" + ProcessHandle.current().pid()),
+            Address.unix(tmp.resolve("trust.sock")))) {
+      try (Listener l = Listener.open(unix);
+          Connection c = Client.connect(l.address());
+          Connection d = l.accept()) {
+        c.send(unix.toString());
+        assertEquals(unix.toString(), d.recv());
+      }
+    }
+  }
+
+  @Test
+  void aListenerWithAKeyIsReadyOnlyOnceAClientAuthenticated() throws Exception {
+    Listener l =
+        Listener.open(Address.abstractUnix("jpipe-ready-" + ProcessHandle.current().pid()), KEY);
+    try (Connection silent = Client.connect(l.address())) {
+      assertTrue(silent.poll(TestSupport.PATIENCE), "the challenge came: the listener has it");
+      assertEquals(List.of(), Connections.waitAny(List.of(l), Duration.ofMillis(200)));
+      CompletableFuture<Connection> honest = async(() -> Client.connect(l.address(), KEY));
+      assertEquals(List.of(l), Connections.waitAny(List.of(l), TestSupport.PATIENCE));
+      try (Connection a = l.accept();
+          Connection b = TestSupport.await(honest)) {
+        assertEquals(List.of(), Connections.waitAny(List.of(l), Duration.ZERO), "flag lowered");
+        b.send(7);
+        assertEquals(7, a.recv());
+      }
+    } finally {
+      l.close();
+    }
+    assertTrue(l.isClosed());
+    assertThrows(ClosedChannelException.class, l::fileno);
+    assertThrows(ClosedChannelException.class, () -> Connections.waitAny(List.of(l)));
+  }
+
+  @Test
   void addressesParseAndPrint() {
     assertEquals(Address.unix("/run/x.sock"), Address.parse("unix:/run/x.sock"));
     assertEquals(Address.abstractUnix("name"), Address.parse("unix:@name"));
@@ -341,15 +489,15 @@ class ListenerTest {
   @Test
   void connectingToNobodyIsAConnectException() throws Exception {
     Address gone;
-    try (Listener l = Listener.open(Address.tcp("127.0.0.1", 0))) {
+    try (Listener l = keylessTcp()) {
       gone = l.address();
     }
-    assertThrows(ConnectException.class, () -> Client.connect(gone));
+    assertThrows(ConnectException.class, () -> connectRaw(gone));
     assertThrows(
         ConnectException.class, () -> Client.connect(Address.unix("/nonexistent/jpipe.sock")));
     assertThrows(
         java.net.UnknownHostException.class,
-        () -> Client.connect(Address.tcp("no-such-host.invalid", 1)));
+        () -> connectRaw(Address.tcp("no-such-host.invalid", 1)));
   }
 
   @Test
@@ -374,9 +522,9 @@ class ListenerTest {
 
   @Test
   void lastAcceptedIsTheTcpPeer() throws Exception {
-    try (Listener l = Listener.open(Address.tcp("127.0.0.1", 0))) {
+    try (Listener l = keylessTcp()) {
       assertTrue(l.lastAccepted().isEmpty());
-      try (Connection c = Client.connect(l.address());
+      try (Connection c = connectRaw(l.address());
           Connection d = l.accept()) {
         assertTrue(c.isOpen() && d.isOpen());
         Address.Tcp peer = (Address.Tcp) l.lastAccepted().orElseThrow();
@@ -385,7 +533,7 @@ class ListenerTest {
         assertTrue(((Address.Tcp) l.address()).port() > 0);
       }
       assertEquals(List.of(), Connections.waitAny(List.of(l), Duration.ZERO));
-      try (Connection c = Client.connect(l.address())) {
+      try (Connection c = connectRaw(l.address())) {
         assertTrue(c.isOpen());
         assertEquals(List.of(l), Connections.waitAny(List.of(l), Duration.ofSeconds(30)));
         l.accept().close();

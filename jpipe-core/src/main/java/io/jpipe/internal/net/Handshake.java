@@ -1,13 +1,18 @@
 package io.jpipe.internal.net;
 
 import io.jpipe.MessageTooLongException;
+import io.jpipe.ProtocolException;
 import io.jpipe.internal.io.FdChannel;
-import io.jpipe.internal.io.Frames;
 import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Linux;
 import io.jpipe.net.AuthenticationException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.SocketTimeoutException;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -62,6 +67,11 @@ public final class Handshake {
           "sha384", new Digest("HmacSHA384", 128),
           "sha3_256", new Digest("HmacSHA3-256", 136),
           "sha3_384", new Digest("HmacSHA3-384", 104));
+
+  private static final VarHandle INT_BE =
+      MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+  private static final VarHandle LONG_BE =
+      MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -137,7 +147,7 @@ public final class Handshake {
       }
     } catch (AuthenticationException e) {
       throw e;
-    } catch (java.net.SocketTimeoutException e) {
+    } catch (SocketTimeoutException e) {
       throw new AuthenticationException("authentication handshake timed out", e);
     } catch (EOFException e) {
       throw new AuthenticationException("the peer closed the connection during authentication", e);
@@ -253,20 +263,76 @@ public final class Handshake {
     }
   }
 
+  // Frames are read and written here rather than through Frames: a handshake frame is at most 256
+  // bytes, and heap arrays go to a socket directly, so a pending handshake never makes its thread
+  // allocate the 64 KiB bounce buffer (a listener may have hundreds pending).
+
   private static void send(FdChannel ch, byte[] bytes, long deadline) throws IOException {
-    Frames.writeMessage(ch, Scratch.get(), MemorySegment.ofArray(bytes), deadline);
+    byte[] frame = new byte[4 + bytes.length];
+    INT_BE.set(frame, 0, bytes.length);
+    System.arraycopy(bytes, 0, frame, 4, bytes.length);
+    Scratch s = Scratch.get();
+    MemorySegment src = MemorySegment.ofArray(frame);
+    long off = 0;
+    while (off < frame.length) {
+      long r = ch.writeNow(s, src.asSlice(off));
+      if (r > 0) {
+        off += r;
+      } else if (!ch.await(s, Linux.POLLOUT, deadline)) {
+        throw new SocketTimeoutException("timed out sending a handshake message");
+      }
+    }
   }
 
-  private static byte[] recv(FdChannel ch, long deadline) throws IOException {
-    Scratch s = Scratch.get();
-    long n = Frames.readHeader(ch, s, deadline);
-    if (n < 0) {
+  /**
+   * {@code recv_bytes(256)}: reads one frame of at most {@link #MAX_FRAME} bytes. The header is
+   * checked before anything more is read, so a peer claiming a huge frame is refused at once.
+   */
+  static byte[] recv(FdChannel ch, long deadline) throws IOException {
+    byte[] header = new byte[4];
+    if (readFully(ch, header, deadline) == 0) {
       throw new EOFException("end of file during the authentication handshake");
+    }
+    long n = (int) INT_BE.get(header, 0);
+    if (n == -1) { // the long form: CPython accepts it for any length
+      byte[] longer = new byte[8];
+      readFully(ch, longer, deadline);
+      n = (long) LONG_BE.get(longer, 0);
+    }
+    if (n < 0) {
+      throw new ProtocolException("invalid message header: negative length " + n);
     }
     if (n > MAX_FRAME) {
       throw new MessageTooLongException(n, MAX_FRAME);
     }
-    return Frames.readBodyArray(ch, s, n, deadline);
+    byte[] body = new byte[(int) n];
+    readFully(ch, body, deadline);
+    return body;
+  }
+
+  /**
+   * Fills {@code dst}; returns 0 at end of file before the first byte, else {@code dst.length}.
+   *
+   * @throws EOFException at end of file after the first byte
+   */
+  private static int readFully(FdChannel ch, byte[] dst, long deadline) throws IOException {
+    Scratch s = Scratch.get();
+    MemorySegment seg = MemorySegment.ofArray(dst);
+    int off = 0;
+    while (off < dst.length) {
+      long r = ch.readNow(s, seg.asSlice(off));
+      if (r > 0) {
+        off += (int) r;
+      } else if (r == 0) {
+        if (off == 0) {
+          return 0;
+        }
+        throw new EOFException("end of file inside a handshake message");
+      } else if (!ch.await(s, Linux.POLLIN, deadline)) {
+        throw new SocketTimeoutException("timed out waiting for a handshake message");
+      }
+    }
+    return off;
   }
 
   private static boolean startsWith(byte[] a, byte[] prefix) {

@@ -4,6 +4,7 @@ import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.ErrnoException;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
@@ -20,9 +21,13 @@ import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Stream sockets through libc: the {@code sockaddr} encodings of {@link Address}, and listening,
@@ -151,7 +156,13 @@ public final class Sockets {
           }
         }
         if (Libc.bind(s.errno, fd, sa.addr(), sa.length()) != 0) {
-          throw Errno.exception("bind " + address, Native.errno(s.errno));
+          int errno = Native.errno(s.errno);
+          if (errno != Linux.EADDRINUSE
+              || !(address instanceof Address.Unix u)
+              || !replaceStale(s, u.path(), sa)
+              || Libc.bind(s.errno, fd, sa.addr(), sa.length()) != 0) {
+            throw Errno.exception("bind " + address, errno);
+          }
         }
       } catch (IOException | RuntimeException e) {
         Fds.closeQuietly(fd);
@@ -175,6 +186,77 @@ public final class Sockets {
       }
     }
   }
+
+  /** {@code S_IFMT} and {@code S_IFSOCK} of {@code st_mode}. */
+  private static final int S_IFMT = 0170000;
+
+  private static final int S_IFSOCK = 0140000;
+
+  /**
+   * Removes a stale socket file: one that nobody listens on any more (a listener that died without
+   * removing it), so that binding its path can succeed. A file that is not a socket, or a socket
+   * that answers or cannot be probed, is left alone.
+   *
+   * @return true if the path is free now (removed here, or gone meanwhile)
+   */
+  private static boolean replaceStale(Scratch s, Path path, Sockaddr sa) throws IOException {
+    Object key;
+    try {
+      int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+      if ((mode & S_IFMT) != S_IFSOCK) {
+        return false; // never unlink what is not a socket
+      }
+      key = fileKey(path);
+    } catch (NoSuchFileException e) {
+      return true;
+    }
+    int probe = newSocket(s, Linux.AF_UNIX);
+    int errno;
+    try {
+      errno = Libc.connect(s.errno, probe, sa.addr(), sa.length()) == 0 ? 0 : Native.errno(s.errno);
+    } finally {
+      Fds.closeQuietly(probe);
+    }
+    if (errno == Linux.ENOENT) {
+      return true;
+    }
+    if (errno != Linux.ECONNREFUSED) {
+      return false; // someone listens (connected, or EAGAIN: its backlog is full), or no access
+    }
+    try {
+      if (!Objects.equals(key, fileKey(path))) {
+        return false; // replaced meanwhile, by someone else who found it stale
+      }
+      Files.delete(path);
+    } catch (NoSuchFileException e) {
+      // removed meanwhile: free all the same
+    }
+    return true;
+  }
+
+  private static Object fileKey(Path path) throws IOException {
+    return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+        .fileKey();
+  }
+
+  /**
+   * Whether an accept failure is the process or system running short of descriptors or memory
+   * ({@code EMFILE}, {@code ENFILE}, {@code ENOBUFS}, {@code ENOMEM}): the listening socket is fine
+   * and accepting may succeed once something is released.
+   *
+   * @param e what accepting threw
+   * @return true for a shortage
+   */
+  public static boolean isShortage(IOException e) {
+    return e instanceof ErrnoException x
+        && switch (x.errno()) {
+          case Linux.EMFILE, ENFILE, ENOBUFS, Linux.ENOMEM -> true;
+          default -> false;
+        };
+  }
+
+  private static final int ENFILE = 23;
+  private static final int ENOBUFS = 105;
 
   /**
    * The address a socket is bound to.
