@@ -97,14 +97,18 @@ final class NetOptions {
     if (noAuth && authkeyFile != null) {
       throw new CliException("--no-auth and --authkey-file contradict each other: give one");
     }
-    if (key == null && !noAuth && codec.objects() && where instanceof Address.Tcp) {
+    if ((key == null || key.length == 0)
+        && !noAuth
+        && codec.objects()
+        && where instanceof Address.Tcp) {
       throw new CliException(
           "refusing to "
               + verb
               + " objects (--codec "
               + codec
-              + ") over TCP without a key: give --authkey-file FILE, or --no-auth to let anyone"
-              + " who can reach "
+              + ") over TCP "
+              + (key == null ? "without a key" : "with an empty key (everyone knows it)")
+              + ": give --authkey-file FILE, or --no-auth to let anyone who can reach "
               + where
               + " exchange objects with this process");
     }

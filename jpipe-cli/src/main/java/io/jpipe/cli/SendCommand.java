@@ -76,7 +76,12 @@ final class SendCommand implements Callable<Integer> {
     byte[] key = net.authkey();
     net.checkTrust(where, key, "send");
     Codec codec = net.codec();
-    try (Connection conn = Client.builder(where).authkey(key).codec(codec).connect()) {
+    try (Connection conn =
+        Client.builder(where)
+            .authkey(key)
+            .codec(codec)
+            .allowUnauthenticated(true) // checkTrust has applied the command's rule
+            .connect()) {
       if (key == null && conn.poll()) {
         checkNotChallenge(conn, where); // the server spoke first: that can only be a challenge
       }

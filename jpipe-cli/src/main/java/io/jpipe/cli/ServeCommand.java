@@ -4,7 +4,6 @@ import io.jpipe.Connection;
 import io.jpipe.MessageTooLongException;
 import io.jpipe.codec.Codec;
 import io.jpipe.net.Address;
-import io.jpipe.net.AuthenticationException;
 import io.jpipe.net.Listener;
 import java.io.EOFException;
 import java.io.IOException;
@@ -105,7 +104,20 @@ final class ServeCommand implements Callable<Integer> {
     net.checkTrust(where, key, "serve");
     codec = net.codec();
     try {
-      listener = Listener.builder().address(where).authkey(key).codec(codec).open();
+      listener =
+          Listener.builder()
+              .address(where)
+              .authkey(key)
+              .codec(codec)
+              .allowUnauthenticated(true) // checkTrust has applied the command's rule
+              .onRejected(
+                  r ->
+                      say(
+                          "a client"
+                              + (r.peer().isEmpty() ? "" : " (" + peerName(r.peer()) + ")")
+                              + " failed authentication: "
+                              + Main.oneLine(r.reason().getMessage())))
+              .open();
     } catch (BindException e) {
       throw new CliException("cannot listen on " + where + ": address already in use", e);
     } catch (IOException | RuntimeException e) {
@@ -129,21 +141,24 @@ final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void acceptLoop() {
+  private void acceptLoop() throws CliException {
     long clientNumber = 0;
     while (!stopping) {
       Connection conn;
       try {
         conn = listener.accept();
-      } catch (AuthenticationException e) {
-        say("a client failed authentication: " + Main.oneLine(e.getMessage()));
-        continue;
-      } catch (Exception | Error e) {
+      } catch (IOException e) {
         if (stopping || listener.isClosed()) {
           break;
         }
-        say("accepting a client failed: " + Main.describe(e));
-        pause(); // such as EMFILE: do not spin while it lasts
+        // the listening socket failed for good (one client's failure never reaches accept)
+        throw new CliException("accepting clients failed: " + Main.describe(e), e);
+      } catch (RuntimeException | Error e) {
+        if (stopping || listener.isClosed()) {
+          break;
+        }
+        say("accepting a client failed: " + Main.describe(e)); // such as OutOfMemoryError
+        pause();
         continue;
       }
       Served c = new Served(++clientNumber, peerName(listener.lastAccepted()), conn);

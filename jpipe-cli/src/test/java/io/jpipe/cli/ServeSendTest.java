@@ -7,6 +7,7 @@ import io.jpipe.CPython;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -28,6 +29,7 @@ class ServeSendTest {
   private Path keyFile(String key) throws Exception {
     Path f = dir.resolve("key-" + key);
     Files.writeString(f, key + "\n"); // one trailing newline is not part of the key
+    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
     return f;
   }
 
