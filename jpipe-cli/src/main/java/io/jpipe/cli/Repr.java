@@ -368,7 +368,7 @@ final class Repr {
   }
 
   private void bigInteger(BigInteger x) {
-    int bits = x.bitLength();
+    int bits = x.abs().bitLength(); // of the magnitude (-2^n has a bitLength of n)
     if (bits > bitsOfDigits(MAX_EXACT_DIGITS)) {
       long about = (long) Math.floor((bits - 1) * Math.log10(2)) + 1;
       b.append(x.signum() < 0 ? "<negative int of " : "<int of ")

@@ -1,6 +1,8 @@
 package io.jpipe.cli;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -11,17 +13,24 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
-/** The {@code jpipe} command run in a JVM of its own, as a user runs it. */
+/**
+ * The {@code jpipe} command run in a JVM of its own, as a user runs it (with the JVM options of the
+ * {@code jpipe} launcher). Its stderr is read as it comes, line by line.
+ */
 final class Cli implements AutoCloseable {
+  /** How long a test waits for a line or an exit before it fails. */
+  static final long WAIT_SECONDS = 60;
+
   private final Process process;
-  private final BufferedReader err;
   private final CompletableFuture<String> out;
+  private final List<String> errLines = new ArrayList<>(); // guarded by this
+  private boolean errEnded; // guarded by this
+  private int errRead; // guarded by this
 
   private Cli(Process process) {
     this.process = process;
-    this.err =
-        new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8));
     this.out =
         CompletableFuture.supplyAsync(
             () -> {
@@ -31,13 +40,43 @@ final class Cli implements AutoCloseable {
                 return "<" + e + ">";
               }
             });
+    Thread.ofPlatform()
+        .daemon()
+        .name("cli-stderr")
+        .start(
+            () -> {
+              try (BufferedReader err =
+                  new BufferedReader(
+                      new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+                for (String line = err.readLine(); line != null; line = err.readLine()) {
+                  synchronized (this) {
+                    errLines.add(line);
+                    notifyAll();
+                  }
+                }
+              } catch (IOException e) {
+                // the process is gone
+              } finally {
+                synchronized (this) {
+                  errEnded = true;
+                  notifyAll();
+                }
+              }
+            });
   }
 
   /** Starts {@code jpipe ARGS}. */
   static Cli start(String... args) throws IOException {
-    List<String> cmd = new ArrayList<>();
+    return startWith(List.of(), args);
+  }
+
+  /** Starts {@code PREFIX java ... jpipe ARGS}, such as {@code env --default-signal=INT}. */
+  static Cli startWith(List<String> prefix, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(prefix);
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.add("-XX:+UseSerialGC");
+    cmd.add("-XX:TieredStopAtLevel=1");
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(Main.class.getName());
@@ -45,31 +84,109 @@ final class Cli implements AutoCloseable {
     return new Cli(new ProcessBuilder(cmd).start());
   }
 
-  /** The next line on stderr. */
-  String errLine() throws IOException {
-    return err.readLine();
+  /** The process id. */
+  long pid() {
+    return process.pid();
+  }
+
+  /** The next line on stderr (null at its end). */
+  synchronized String errLine() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (errRead == errLines.size()) {
+      if (errEnded) {
+        return null;
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        fail("no line on jpipe's stderr within " + WAIT_SECONDS + " s; so far: " + errLines);
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return errLines.get(errRead++);
+  }
+
+  /** Reads stderr lines until one matches; returns it. */
+  String awaitErr(Predicate<String> wanted) throws InterruptedException {
+    for (String line = errLine(); line != null; line = errLine()) {
+      if (wanted.test(line)) {
+        return line;
+      }
+    }
+    synchronized (this) {
+      return fail("stderr ended without the line expected; it had: " + errLines);
+    }
+  }
+
+  /** Reads stderr lines until one contains {@code text}; returns it. */
+  String awaitErr(String text) throws InterruptedException {
+    return awaitErr(l -> l.contains(text));
+  }
+
+  /** Every stderr line so far. */
+  synchronized List<String> errSoFar() {
+    return List.copyOf(errLines);
   }
 
   /** Waits for the exit; returns the exit code. */
   int exitCode() throws Exception {
-    assertTrue(process.waitFor(120, TimeUnit.SECONDS), "jpipe did not finish");
+    assertTrue(process.waitFor(WAIT_SECONDS * 2, TimeUnit.SECONDS), "jpipe did not finish");
     return process.exitValue();
+  }
+
+  /** Stops the command with SIGTERM, as a user would, and waits for its exit. */
+  void terminate() throws Exception {
+    process.destroy();
+    exitCode();
+  }
+
+  /** Whether the process is still running. */
+  boolean isAlive() {
+    return process.isAlive();
   }
 
   /** All of stdout, once the command has exited. */
   String out() throws Exception {
     exitCode();
-    return out.get(60, TimeUnit.SECONDS);
+    return out.get(WAIT_SECONDS, TimeUnit.SECONDS);
   }
 
-  /** The rest of stderr, once the command has exited. */
-  String restOfErr() throws Exception {
+  /** All of stderr, once the command has exited and its stderr ended. */
+  List<String> allErr() throws Exception {
     exitCode();
-    StringBuilder b = new StringBuilder();
-    for (String line = err.readLine(); line != null; line = err.readLine()) {
-      b.append(line).append('\n');
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    synchronized (this) {
+      while (!errEnded) {
+        long left = deadline - System.nanoTime();
+        assertTrue(left > 0, "stderr did not end");
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      }
+      return List.copyOf(errLines);
     }
-    return b.toString();
+  }
+
+  /** The rest of stderr (the lines not read yet), once the command has exited. */
+  String restOfErr() throws Exception {
+    List<String> all = allErr();
+    synchronized (this) {
+      StringBuilder b = new StringBuilder();
+      for (String line : all.subList(errRead, all.size())) {
+        b.append(line).append('\n');
+      }
+      errRead = all.size();
+      return b.toString();
+    }
+  }
+
+  /** Checks that no stderr line so far looks like part of a stack trace. */
+  static void assertNoStackTrace(List<String> err) {
+    for (String line : err) {
+      assertFalse(
+          line.startsWith("\tat ")
+              || line.startsWith("Caused by")
+              || line.contains("Exception in thread")
+              || line.startsWith("\t..."),
+          "a stack trace on stderr: " + String.join("\n", err));
+    }
   }
 
   @Override
