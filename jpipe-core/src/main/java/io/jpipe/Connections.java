@@ -3,15 +3,8 @@ package io.jpipe;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
-import io.jpipe.internal.io.Scratch;
-import io.jpipe.internal.posix.Errno;
-import io.jpipe.internal.posix.Libc;
-import io.jpipe.internal.posix.Linux;
-import io.jpipe.internal.posix.Native;
+import io.jpipe.internal.io.Waits;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -26,9 +19,6 @@ import java.util.Set;
  */
 public final class Connections {
   private Connections() {}
-
-  /** Waits are cut into slices this long, to notice interrupts and closes. */
-  private static final long SLICE_NANOS = 50_000_000L;
 
   /**
    * Waits until at least one of {@code objects} is ready, or the timeout passes.
@@ -45,7 +35,7 @@ public final class Connections {
    *     a descriptor
    * @throws java.nio.channels.ClosedChannelException if a connection is closed on entry
    * @throws IllegalStateException if a process has not been started or is closed
-   * @throws InterruptedException if the thread is interrupted while waiting (noticed within 50 ms)
+   * @throws InterruptedException if the thread is interrupted while waiting
    * @throws IOException if poll fails
    */
   public static <T> List<T> waitAny(Collection<? extends T> objects, Duration timeout)
@@ -129,47 +119,13 @@ public final class Connections {
 
   private static <T> List<T> poll(List<T> list, FdChannel[] channels, int[] fds, long timeoutNanos)
       throws IOException, InterruptedException {
-    int n = list.size();
-    long start = System.nanoTime();
-    Scratch s = Scratch.get();
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment pfds = arena.allocate(Linux.POLLFD, Math.max(1, n));
-      long size = Linux.POLLFD.byteSize();
-      for (; ; ) {
-        for (int i = 0; i < n; i++) {
-          pfds.set(ValueLayout.JAVA_INT, i * size + Linux.POLLFD_FD, fds[i]);
-          pfds.set(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_EVENTS, Linux.POLLIN);
-          pfds.set(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_REVENTS, (short) 0);
-        }
-        long left =
-            timeoutNanos == Long.MAX_VALUE
-                ? Long.MAX_VALUE
-                : timeoutNanos - (System.nanoTime() - start);
-        long slice = Math.max(0, Math.min(left, SLICE_NANOS));
-        int r = Libc.poll(s.errno, pfds, n, (int) ((slice + 999_999) / 1_000_000));
-        if (r < 0) {
-          int errno = Native.errno(s.errno);
-          if (errno != Linux.EINTR) {
-            throw Errno.exception("poll", errno);
-          }
-        }
-        List<T> ready = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-          boolean closed = channels[i] != null && channels[i].isClosed();
-          if (closed || pfds.get(ValueLayout.JAVA_SHORT, i * size + Linux.POLLFD_REVENTS) != 0) {
-            ready.add(list.get(i));
-          }
-        }
-        if (!ready.isEmpty()) {
-          return ready;
-        }
-        if (Thread.interrupted()) {
-          throw new InterruptedException();
-        }
-        if (left <= slice) {
-          return List.of();
-        }
+    boolean[] ready = Waits.any(channels, fds, FdChannel.deadlineAfter(timeoutNanos));
+    List<T> result = new ArrayList<>();
+    for (int i = 0; i < ready.length; i++) {
+      if (ready[i]) {
+        result.add(list.get(i));
       }
     }
+    return result;
   }
 }

@@ -1,6 +1,7 @@
 package io.jpipe;
 
 import io.jpipe.internal.io.Durations;
+import io.jpipe.internal.sync.MutexAgent;
 import io.jpipe.internal.sync.SharedMutex;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,8 +30,12 @@ import java.util.concurrent.locks.Lock;
  * child processes as a {@link ChildProcess} argument. It belongs to the thread that locked it, as a
  * {@link java.util.concurrent.locks.ReentrantLock} does, but it is not reentrant: locking it again
  * from the holding thread throws {@link IllegalMonitorStateException}, and only the holder may
- * unlock. Use it from platform threads: a virtual thread may change OS thread between lock and
- * unlock, so it is refused.
+ * unlock.
+ *
+ * <p>Virtual threads may use it too, and park while they wait: a pthread mutex belongs to an OS
+ * thread, so a virtual thread's hold is taken and given back by a platform thread of the lock's own
+ * (started on first use by a virtual thread, ended when idle), while the virtual threads of this
+ * JVM queue in a {@link java.util.concurrent.locks.ReentrantLock}.
  *
  * <h2>A holder that dies</h2>
  *
@@ -60,6 +65,9 @@ public final class ProcessLock implements Lock, AutoCloseable {
 
   private final SharedMutex mutex;
 
+  /** Takes the mutex for virtual threads; created on first use by one. */
+  private volatile MutexAgent agent;
+
   /** Whether the current hold was taken over from a dead owner. Written by the holder only. */
   private volatile boolean ownerDied;
 
@@ -82,11 +90,18 @@ public final class ProcessLock implements Lock, AutoCloseable {
    * kept).
    *
    * @throws IllegalMonitorStateException if this thread already holds the lock
-   * @throws IllegalStateException if the lock is closed in this process, or called from a virtual
-   *     thread
+   * @throws IllegalStateException if the lock is closed in this process
    */
   @Override
   public void lock() {
+    if (Thread.currentThread().isVirtual()) {
+      try {
+        viaAgent(Long.MAX_VALUE, false);
+      } catch (InterruptedException e) {
+        throw new AssertionError(e); // not interruptible
+      }
+      return;
+    }
     boolean interrupted = false;
     try {
       while (!acquire(System.nanoTime() + SLICE_NANOS)) {
@@ -112,6 +127,10 @@ public final class ProcessLock implements Lock, AutoCloseable {
     if (Thread.interrupted()) {
       throw new InterruptedException();
     }
+    if (Thread.currentThread().isVirtual()) {
+      viaAgent(Long.MAX_VALUE, true);
+      return;
+    }
     while (!acquire(System.nanoTime() + SLICE_NANOS)) {
       if (Thread.interrupted()) {
         throw new InterruptedException();
@@ -126,10 +145,9 @@ public final class ProcessLock implements Lock, AutoCloseable {
    */
   @Override
   public boolean tryLock() {
-    checkThread();
     int r;
     try {
-      r = mutex.tryLock();
+      r = Thread.currentThread().isVirtual() ? agent().tryLock() : mutex.tryLock();
     } catch (IOException e) {
       throw closed(e);
     }
@@ -151,6 +169,10 @@ public final class ProcessLock implements Lock, AutoCloseable {
     }
     long start = System.nanoTime();
     long timeout = Math.max(0, unit.toNanos(time)); // saturates: Long.MAX_VALUE is forever
+    if (Thread.currentThread().isVirtual()) {
+      long deadline = timeout >= Long.MAX_VALUE / 4 ? Long.MAX_VALUE : start + timeout;
+      return viaAgent(deadline == Long.MAX_VALUE ? deadline - 1 : deadline, true);
+    }
     for (; ; ) {
       long left = timeout - (System.nanoTime() - start);
       if (acquire(System.nanoTime() + Math.max(0, Math.min(left, SLICE_NANOS)))) {
@@ -183,10 +205,9 @@ public final class ProcessLock implements Lock, AutoCloseable {
    */
   @Override
   public void unlock() {
-    checkThread();
     int r;
     try {
-      r = mutex.unlock();
+      r = Thread.currentThread().isVirtual() ? agent().unlock() : mutex.unlock();
     } catch (IOException e) {
       throw closed(e);
     }
@@ -227,6 +248,13 @@ public final class ProcessLock implements Lock, AutoCloseable {
    */
   @Override
   public void close() {
+    MutexAgent a;
+    synchronized (this) {
+      a = agent;
+    }
+    if (a != null) {
+      a.close(); // gives back a hold it took for a virtual thread
+    }
     mutex.close();
   }
 
@@ -237,7 +265,6 @@ public final class ProcessLock implements Lock, AutoCloseable {
 
   /** One timed attempt; true if held now. */
   private boolean acquire(long deadlineNanos) {
-    checkThread();
     int r;
     try {
       r = mutex.lockUntil(deadlineNanos);
@@ -271,11 +298,36 @@ public final class ProcessLock implements Lock, AutoCloseable {
     }
   }
 
-  private static void checkThread() {
-    if (Thread.currentThread().isVirtual()) {
-      throw new IllegalStateException(
-          "ProcessLock belongs to OS threads: use it from a platform thread, not a virtual one");
+  /**
+   * A virtual thread's lock: through the agent, parked while it waits.
+   *
+   * @param deadline a {@link System#nanoTime} value, or {@link Long#MAX_VALUE} for none
+   * @return true if held now, false if the time ran out
+   */
+  private boolean viaAgent(long deadline, boolean interruptible) throws InterruptedException {
+    int r;
+    try {
+      r = agent().lock(deadline, interruptible);
+    } catch (IOException e) {
+      throw closed(e);
     }
+    return held(r, false);
+  }
+
+  private MutexAgent agent() throws java.nio.channels.ClosedChannelException {
+    MutexAgent a = agent;
+    if (a == null) {
+      synchronized (this) {
+        if (mutex.isClosed()) {
+          throw new java.nio.channels.ClosedChannelException();
+        }
+        a = agent;
+        if (a == null) {
+          agent = a = new MutexAgent(mutex);
+        }
+      }
+    }
+    return a;
   }
 
   private static RuntimeException closed(IOException e) {

@@ -2,6 +2,7 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Native;
@@ -86,19 +87,25 @@ public final class TestSupport {
 
   /** Runs {@code task} on a new platform thread. */
   public static <T> CompletableFuture<T> async(Callable<T> task) {
+    return async(Thread.ofPlatform().name("test-async").daemon(), task, new Thread[1]);
+  }
+
+  /**
+   * Runs {@code task} on a new thread of {@code kind} (platform or virtual), which is stored in
+   * {@code thread[0]}.
+   */
+  public static <T> CompletableFuture<T> async(
+      Thread.Builder kind, Callable<T> task, Thread[] thread) {
     CompletableFuture<T> f = new CompletableFuture<>();
-    Thread t =
-        new Thread(
+    thread[0] =
+        kind.start(
             () -> {
               try {
                 f.complete(task.call());
               } catch (Throwable e) {
                 f.completeExceptionally(e);
               }
-            },
-            "test-async");
-    t.setDaemon(true);
-    t.start();
+            });
     return f;
   }
 
@@ -142,7 +149,10 @@ public final class TestSupport {
           Thread.State st = thread.getState();
           return st == Thread.State.RUNNABLE
                   && Stream.of(thread.getStackTrace())
-                      .anyMatch(e -> e.getMethodName().equals("await"))
+                      .anyMatch(
+                          e ->
+                              e.getMethodName().equals("await")
+                                  || e.getClassName().equals(PollSet.class.getName()))
               || st == Thread.State.WAITING
               || st == Thread.State.TIMED_WAITING;
         });

@@ -12,6 +12,7 @@ import java.lang.ref.Reference;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.spi.AbstractInterruptibleChannel;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One open file descriptor (a socket or a pipe end) with non-blocking reads and writes and
@@ -42,6 +43,9 @@ public final class FdChannel extends AbstractInterruptibleChannel {
 
   /** Means "no deadline" wherever a deadline is expected. */
   public static final long NO_DEADLINE = Long.MAX_VALUE;
+
+  /** A deadline already past: poll without waiting. */
+  public static final long NOW = Long.MIN_VALUE;
 
   private static final Cleaner CLEANER = Cleaner.create();
 
@@ -132,6 +136,11 @@ public final class FdChannel extends AbstractInterruptibleChannel {
     state.release();
   }
 
+  /** The descriptor that becomes readable when this channel is closed (platform-thread waits). */
+  int wakeFd() throws IOException {
+    return state.wakeFd();
+  }
+
   @Override
   protected void implCloseChannel() {
     state.close();
@@ -193,8 +202,8 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       } while (r == RETRY);
       return r;
     }
-    MemorySegment bounce = s.bounce();
-    long r = readNow(s, s.bounceAddress(), Math.min(n, bounce.byteSize()));
+    MemorySegment bounce = s.bounce(n);
+    long r = readNow(s, bounce.address(), Math.min(n, bounce.byteSize()));
     if (r > 0) {
       MemorySegment.copy(bounce, 0, dst, 0, r);
     }
@@ -256,10 +265,10 @@ public final class FdChannel extends AbstractInterruptibleChannel {
       } while (r == RETRY);
       return r;
     }
-    MemorySegment bounce = s.bounce();
+    MemorySegment bounce = s.bounce(n);
     long chunk = Math.min(n, bounce.byteSize());
     MemorySegment.copy(src, 0, bounce, 0, chunk);
-    return writeNow(s, s.bounceAddress(), chunk);
+    return writeNow(s, bounce.address(), chunk);
   }
 
   /**
@@ -383,24 +392,11 @@ public final class FdChannel extends AbstractInterruptibleChannel {
   }
 
   /** What {@link #outcome} returns for EINTR: call again. */
-  private static final long RETRY = -2;
+  private static final long RETRY = IoStatus.INTERRUPTED;
 
-  /**
-   * Interprets a non-blocking call's result: bytes moved (&gt;= 0), -1 for EAGAIN, {@link #RETRY}
-   * for EINTR; any other error is thrown.
-   */
+  /** A non-blocking call's result, as {@link IoStatus#of}. */
   private static long outcome(long r, Scratch s, String call) throws IOException {
-    if (r >= 0) {
-      return r;
-    }
-    int errno = Native.errno(s.errno);
-    if (errno == Linux.EAGAIN) {
-      return -1;
-    }
-    if (errno == Linux.EINTR) {
-      return RETRY;
-    }
-    throw Errno.exception(call, errno);
+    return IoStatus.of(r, s.errno, call);
   }
 
   // ---------------------------------------------------------------- waiting
@@ -414,25 +410,16 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    * @throws IOException if poll fails
    */
   public boolean readyNow(Scratch s, short events) throws IOException {
-    MemorySegment p = s.pollfds;
-    p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, state.fd);
-    p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, events);
-    p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_REVENTS, (short) 0);
-    for (; ; ) {
-      int r = Libc.poll(s.errno, p, 1, 0);
-      if (r >= 0) {
-        return r > 0;
-      }
-      int errno = Native.errno(s.errno);
-      if (errno != Linux.EINTR) {
-        throw Errno.exception("poll", errno);
-      }
-    }
+    PollSet p = s.polls;
+    p.clear();
+    p.add(state.fd, events);
+    return p.pollNow(s) > 0;
   }
 
   /**
    * Waits until the descriptor is ready, the deadline passes, or the channel is closed. The caller
-   * holds {@link #acquire}.
+   * holds {@link #acquire}. A platform thread polls the descriptor and the channel's wake
+   * descriptor; a virtual thread parks (see {@link Poller}), so its carrier is free meanwhile.
    *
    * @param s the calling thread's scratch
    * @param events {@code POLLIN} or {@code POLLOUT}
@@ -444,30 +431,21 @@ public final class FdChannel extends AbstractInterruptibleChannel {
    * @throws IOException if poll fails
    */
   public boolean await(Scratch s, short events, long deadline) throws IOException {
+    if (Thread.currentThread().isVirtual()) {
+      return awaitParked(s, events, deadline);
+    }
     int wake = state.wakeFd();
-    MemorySegment p = s.pollfds;
-    long second = Linux.POLLFD.byteSize();
+    PollSet p = s.polls;
     boolean completed = false;
     boolean ready = false;
     try {
       begin();
       while (!state.isClosed()) {
-        int timeout = timeoutMillis(deadline);
-        p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, state.fd);
-        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, events);
-        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_REVENTS, (short) 0);
-        p.set(ValueLayout.JAVA_INT, second + Linux.POLLFD_FD, wake);
-        p.set(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_EVENTS, Linux.POLLIN);
-        p.set(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_REVENTS, (short) 0);
-        int r = Libc.poll(s.errno, p, 2, timeout);
-        if (r < 0) {
-          int errno = Native.errno(s.errno);
-          if (errno == Linux.EINTR) {
-            continue;
-          }
-          throw Errno.exception("poll", errno);
-        }
-        if (p.get(ValueLayout.JAVA_SHORT, second + Linux.POLLFD_REVENTS) != 0) {
+        p.clear();
+        p.add(state.fd, events);
+        p.add(wake, Linux.POLLIN);
+        int r = p.poll(s, deadline);
+        if (p.revents(1) != 0) {
           break; // woken by close
         }
         if (r > 0) {
@@ -475,7 +453,7 @@ public final class FdChannel extends AbstractInterruptibleChannel {
           completed = true;
           break;
         }
-        if (deadline != NO_DEADLINE && deadline - System.nanoTime() <= 0) {
+        if (passed(deadline)) {
           completed = true;
           break;
         }
@@ -490,10 +468,67 @@ public final class FdChannel extends AbstractInterruptibleChannel {
     return ready;
   }
 
+  /** {@link #await} for a virtual thread: register with the poller and park. */
+  private boolean awaitParked(Scratch s, short events, long deadline) throws IOException {
+    if (readyNow(s, events)) {
+      return true; // the common case costs one poll, and no poller round trip
+    }
+    Poller poller = Poller.get();
+    boolean completed = false;
+    boolean ready = false;
+    try {
+      begin();
+      Poller.Waiter w = poller.register(state.fd, events);
+      try {
+        for (; ; ) {
+          if (w.fired()) {
+            ready = completed = true;
+            break;
+          }
+          if (state.isClosed()) {
+            break; // close() and interrupts close the channel, then wake us (FdState.close)
+          }
+          if (deadline == NO_DEADLINE) {
+            LockSupport.park(this);
+          } else {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+              completed = true;
+              break;
+            }
+            LockSupport.parkNanos(this, left);
+          }
+        }
+      } finally {
+        poller.cancel(w);
+      }
+    } finally {
+      end(completed);
+      Reference.reachabilityFence(this);
+    }
+    if (!completed) {
+      throw new AsynchronousCloseException();
+    }
+    return ready;
+  }
+
+  /**
+   * Whether a deadline has passed.
+   *
+   * @param deadline a {@link System#nanoTime} value, {@link #NO_DEADLINE} or {@link #NOW}
+   * @return true if it has
+   */
+  public static boolean passed(long deadline) {
+    return deadline != NO_DEADLINE && (deadline == NOW || deadline - System.nanoTime() <= 0);
+  }
+
   /** poll's timeout for a deadline: -1 for none, else milliseconds rounded up. */
   static int timeoutMillis(long deadline) {
     if (deadline == NO_DEADLINE) {
       return -1;
+    }
+    if (deadline == NOW) {
+      return 0;
     }
     long remaining = deadline - System.nanoTime();
     if (remaining <= 0) {

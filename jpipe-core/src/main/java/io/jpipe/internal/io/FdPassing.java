@@ -1,9 +1,7 @@
 package io.jpipe.internal.io;
 
-import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
-import io.jpipe.internal.posix.Native;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -68,15 +66,16 @@ public final class FdPassing {
       }
       for (; ; ) {
         long r =
-            Libc.sendmsgNonBlocking(s.errno, ch.fd(), msg, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL);
+            IoStatus.of(
+                Libc.sendmsgNonBlocking(
+                    s.errno, ch.fd(), msg, Linux.MSG_DONTWAIT | Linux.MSG_NOSIGNAL),
+                s.errno,
+                "sendmsg SCM_RIGHTS");
         if (r == 1) {
           return;
         }
-        int errno = Native.errno(s.errno);
-        if (errno == Linux.EAGAIN) {
+        if (r == IoStatus.UNAVAILABLE) {
           ch.await(s, Linux.POLLOUT, FdChannel.NO_DEADLINE);
-        } else if (errno != Linux.EINTR) {
-          throw Errno.exception("sendmsg SCM_RIGHTS", errno);
         }
       }
     }
@@ -104,16 +103,13 @@ public final class FdPassing {
       msg.set(ValueLayout.ADDRESS, Linux.MSGHDR_CONTROL, control);
       msg.set(ValueLayout.JAVA_LONG, Linux.MSGHDR_CONTROLLEN, control.byteSize());
       long r;
-      for (; ; ) {
-        r = Libc.recvmsg(s.errno, fd, msg, Linux.MSG_CMSG_CLOEXEC);
-        if (r >= 0) {
-          break;
-        }
-        int errno = Native.errno(s.errno);
-        if (errno != Linux.EINTR) {
-          throw Errno.exception("recvmsg SCM_RIGHTS", errno);
-        }
-      }
+      do {
+        r =
+            IoStatus.of(
+                Libc.recvmsg(s.errno, fd, msg, Linux.MSG_CMSG_CLOEXEC),
+                s.errno,
+                "recvmsg SCM_RIGHTS");
+      } while (r < 0); // EINTR (a blocking socket never says EAGAIN)
       if (r == 0) {
         throw new EOFException("the peer closed before passing descriptors");
       }

@@ -88,6 +88,7 @@ final class FdState implements Runnable {
       return;
     }
     try {
+      Poller.wakeAll(fd); // virtual threads parked on this descriptor
       int w = wakeFd;
       if (w != -1) {
         Scratch scratch = Scratch.get();

@@ -193,11 +193,12 @@ public final class Frames {
       return;
     }
     if (n <= Scratch.BOUNCE_SIZE) {
-      long got = readFully(ch, s, s.bounceAddress(), n, deadline);
+      MemorySegment bounce = s.bounce(n);
+      long got = readFully(ch, s, bounce.address(), n, deadline);
       if (got < n) {
         throw new TruncatedMessageException(n, got, "body");
       }
-      MemorySegment.copy(s.bounce(), ValueLayout.JAVA_BYTE, 0, dst, off, n);
+      MemorySegment.copy(bounce, ValueLayout.JAVA_BYTE, 0, dst, off, n);
     } else {
       readBody(ch, s, MemorySegment.ofArray(dst).asSlice(off, n), deadline);
     }
@@ -292,7 +293,7 @@ public final class Frames {
     long left = length;
     while (left > 0) {
       long chunk = Math.min(left, Scratch.BOUNCE_SIZE);
-      long got = readFully(ch, s, s.bounceAddress(), chunk, deadline);
+      long got = readFully(ch, s, s.bounce(chunk).address(), chunk, deadline);
       left -= got;
       if (got < chunk) {
         throw new TruncatedMessageException(length, length - left, "body");
@@ -385,10 +386,10 @@ public final class Frames {
       FdChannel ch, Scratch s, byte[] src, int off, int n, long deadline) throws IOException {
     int h = putHeader(s.word, n);
     if (h + n <= Scratch.BOUNCE_SIZE) {
-      MemorySegment bounce = s.bounce();
+      MemorySegment bounce = s.bounce(h + n);
       MemorySegment.copy(s.word, 0, bounce, 0, h);
       MemorySegment.copy(src, off, bounce, ValueLayout.JAVA_BYTE, h, n);
-      writeFully(ch, s, s.bounceAddress(), h + n, 0, 0, deadline);
+      writeFully(ch, s, bounce.address(), h + n, 0, 0, deadline);
     } else {
       writeFully(ch, s, s.wordAddress, h, 0, 0, deadline);
       writeFully(ch, s, MemorySegment.ofArray(src).asSlice(off, n), deadline);
@@ -406,10 +407,10 @@ public final class Frames {
     if (payload.isNative()) {
       writeFully(ch, s, s.wordAddress, h, payload.address(), n, deadline);
     } else if (h + n <= Scratch.BOUNCE_SIZE) {
-      MemorySegment bounce = s.bounce();
+      MemorySegment bounce = s.bounce(h + n);
       MemorySegment.copy(s.word, 0, bounce, 0, h);
       MemorySegment.copy(payload, 0, bounce, h, n);
-      writeFully(ch, s, s.bounceAddress(), h + n, 0, 0, deadline);
+      writeFully(ch, s, bounce.address(), h + n, 0, 0, deadline);
     } else {
       writeFully(ch, s, s.wordAddress, h, 0, 0, deadline);
       writeFully(ch, s, payload, deadline);
@@ -428,8 +429,9 @@ public final class Frames {
     frame[2] = (byte) (payload >>> 8);
     frame[3] = (byte) payload;
     if (length <= Scratch.BOUNCE_SIZE) {
-      MemorySegment.copy(frame, 0, s.bounce(), ValueLayout.JAVA_BYTE, 0, length);
-      writeFully(ch, s, s.bounceAddress(), length, 0, 0, deadline);
+      MemorySegment bounce = s.bounce(length);
+      MemorySegment.copy(frame, 0, bounce, ValueLayout.JAVA_BYTE, 0, length);
+      writeFully(ch, s, bounce.address(), length, 0, 0, deadline);
     } else {
       writeFully(ch, s, MemorySegment.ofArray(frame).asSlice(0, length), deadline);
     }

@@ -1,5 +1,6 @@
 package io.jpipe.internal.io;
 
+import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
 import java.lang.foreign.Arena;
@@ -29,6 +30,9 @@ public final class Scratch {
   /** Two {@code struct pollfd}. */
   public final MemorySegment pollfds = arena.allocate(Linux.POLLFD, 2);
 
+  /** A two-entry poll set over {@link #pollfds}: a descriptor and its wake descriptor. */
+  public final PollSet polls = new PollSet(pollfds);
+
   /** Three {@code struct iovec}. */
   public final MemorySegment iovecs = arena.allocate(Linux.IOVEC, 3);
 
@@ -45,9 +49,33 @@ public final class Scratch {
   public final MemorySegment small = arena.allocate(64, 8);
 
   private MemorySegment bounce;
-  private long bounceAddress;
+
+  /** The thread's interrupt eventfd ({@link #interruptFd}), closed when the scratch is dropped. */
+  private int[] interruptFd;
+
+  private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
 
   private Scratch() {}
+
+  /**
+   * An eventfd of this (platform) thread's own, which {@link Waits} makes readable on interrupt;
+   * created on first use and closed after the thread is gone.
+   *
+   * @return the descriptor
+   * @throws java.io.IOException if it cannot be created
+   */
+  public int interruptFd() throws java.io.IOException {
+    if (interruptFd == null) {
+      int fd = Libc.eventfd(errno, 0, Linux.EFD_CLOEXEC | Linux.EFD_NONBLOCK);
+      if (fd < 0) {
+        throw io.jpipe.internal.posix.Errno.exception("eventfd", Native.errno(errno));
+      }
+      int[] holder = {fd};
+      interruptFd = holder;
+      CLEANER.register(this, () -> Libc.close(Native.newErrnoSegment(Arena.ofAuto()), holder[0]));
+    }
+    return interruptFd[0];
+  }
 
   /**
    * The calling thread's scratch.
@@ -59,28 +87,24 @@ public final class Scratch {
   }
 
   /**
-   * A native buffer of {@link #BOUNCE_SIZE} bytes, allocated on first use.
+   * The thread's bounce buffer, with room for at least {@code min(need, BOUNCE_SIZE)} bytes. A
+   * platform thread gets {@link #BOUNCE_SIZE} bytes at once; a virtual thread (there may be
+   * thousands, each with its own scratch) gets what it needs, rounded up to a power of two, and a
+   * bigger one only when a bigger message comes.
    *
-   * @return the bounce buffer
+   * @param need the bytes wanted
+   * @return the buffer, at least {@code min(need, BOUNCE_SIZE)} bytes long
    */
-  public MemorySegment bounce() {
+  public MemorySegment bounce(long need) {
     MemorySegment b = bounce;
-    if (b == null) {
-      b = bounce = arena.allocate(BOUNCE_SIZE, 16);
-      bounceAddress = b.address();
+    long want = Math.min(need, BOUNCE_SIZE);
+    if (b == null || b.byteSize() < want) {
+      long size =
+          Thread.currentThread().isVirtual()
+              ? Math.max(256, Long.highestOneBit(Math.max(1, want - 1)) << 1)
+              : BOUNCE_SIZE;
+      b = bounce = arena.allocate(Math.min(size, BOUNCE_SIZE), 16);
     }
     return b;
-  }
-
-  /**
-   * The address of {@link #bounce()}.
-   *
-   * @return the bounce buffer's address
-   */
-  public long bounceAddress() {
-    if (bounce == null) {
-      bounce();
-    }
-    return bounceAddress;
   }
 }

@@ -151,6 +151,54 @@ public final class Libc {
     }
   }
 
+  private static final class EpollCreate1 {
+    static final MethodHandle H =
+        Native.downcall("epoll_create1", fn(JAVA_INT, JAVA_INT), Mode.ERRNO);
+  }
+
+  /** {@code int epoll_create1(int flags)} (Linux). */
+  public static int epollCreate1(MemorySegment errno, int flags) {
+    try {
+      return (int) EpollCreate1.H.invokeExact(errno, flags);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class EpollCtl {
+    static final MethodHandle H =
+        Native.downcall(
+            "epoll_ctl", fn(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), Mode.ERRNO);
+  }
+
+  /** {@code int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)} (Linux). */
+  public static int epollCtl(MemorySegment errno, int epfd, int op, int fd, MemorySegment event) {
+    try {
+      return (int) EpollCtl.H.invokeExact(errno, epfd, op, fd, event);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class EpollWait {
+    static final MethodHandle H =
+        Native.downcall(
+            "epoll_wait", fn(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Mode.ERRNO);
+  }
+
+  /**
+   * {@code int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms)} (Linux);
+   * blocks.
+   */
+  public static int epollWait(
+      MemorySegment errno, int epfd, MemorySegment events, int max, int timeoutMillis) {
+    try {
+      return (int) EpollWait.H.invokeExact(errno, epfd, events, max, timeoutMillis);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
   // ---------------------------------------------------------------- I/O
 
   private static final class Write {

@@ -26,6 +26,7 @@ public final class Linux {
   public static final int ENOMEM = 12;
   public static final int EACCES = 13;
   public static final int EBUSY = 16;
+  public static final int EEXIST = 17;
   public static final int EINVAL = 22;
   public static final int EMFILE = 24;
   public static final int EPIPE = 32;
@@ -101,6 +102,17 @@ public final class Linux {
   public static final short POLLERR = 0x8;
   public static final short POLLHUP = 0x10;
   public static final short POLLNVAL = 0x20;
+
+  // epoll
+  public static final int EPOLL_CLOEXEC = 0x80000;
+  public static final int EPOLL_CTL_ADD = 1;
+  public static final int EPOLL_CTL_DEL = 2;
+  public static final int EPOLL_CTL_MOD = 3;
+  public static final int EPOLLIN = 0x1;
+  public static final int EPOLLOUT = 0x4;
+  public static final int EPOLLERR = 0x8;
+  public static final int EPOLLHUP = 0x10;
+  public static final int EPOLLONESHOT = 1 << 30;
 
   // signals, processes
   public static final int SIGHUP = 1;
@@ -221,6 +233,32 @@ public final class Linux {
    */
   public static final StructLayout TIMESPEC =
       MemoryLayout.structLayout(JAVA_LONG.withName("tv_sec"), JAVA_LONG.withName("tv_nsec"));
+
+  /**
+   * {@code struct epoll_event}: packed on x86-64 (12 bytes, data at offset 4), naturally aligned
+   * elsewhere (16 bytes, data at offset 8).
+   *
+   * <pre>
+   * struct epoll_event {
+   *   uint32_t     events;  // 0
+   *   epoll_data_t data;    // 4 (x86-64) or 8
+   * };
+   * </pre>
+   */
+  public static final long EPOLL_EVENT_SIZE;
+
+  /** Offset of {@code epoll_event.events}. */
+  public static final long EPOLL_EVENT_EVENTS = 0;
+
+  /** Offset of {@code epoll_event.data} (a 64-bit value, unaligned on x86-64). */
+  public static final long EPOLL_EVENT_DATA;
+
+  static {
+    String arch = System.getProperty("os.arch", "");
+    boolean packed = arch.equals("amd64") || arch.equals("x86_64");
+    EPOLL_EVENT_SIZE = packed ? 12 : 16;
+    EPOLL_EVENT_DATA = packed ? 4 : 8;
+  }
 
   /** {@code sizeof(struct sockaddr_un)}: a 2-byte family and a 108-byte path. */
   public static final int SOCKADDR_UN_SIZE = 110;

@@ -5,6 +5,7 @@ import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.io.IoStatus;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
@@ -162,8 +163,13 @@ public final class ChildLauncher {
   private static void killAndReap(int pid) {
     Scratch s = Scratch.get();
     Libc.kill(s.errno, pid, Linux.SIGKILL);
-    while (Libc.waitpid(s.errno, pid, s.word, 0) < 0 && Native.errno(s.errno) == Linux.EINTR) {
-      // a signal interrupted the wait: wait again
+    try {
+      while (IoStatus.check(Libc.waitpid(s.errno, pid, s.word, 0), s.errno, "waitpid")
+          == IoStatus.INTERRUPTED) {
+        // a signal interrupted the wait: wait again
+      }
+    } catch (IOException e) {
+      // ECHILD: reaped already
     }
   }
 

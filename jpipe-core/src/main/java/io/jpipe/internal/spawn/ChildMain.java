@@ -6,6 +6,7 @@ import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.FdPassing;
+import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
@@ -15,7 +16,6 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -215,12 +215,11 @@ public final class ChildMain {
         Runtime.getRuntime().halt(1); // the parent is already gone
       }
       try (Arena arena = Arena.ofConfined()) {
-        MemorySegment p = arena.allocate(Linux.POLLFD);
-        p.set(ValueLayout.JAVA_INT, Linux.POLLFD_FD, pidfd);
-        p.set(ValueLayout.JAVA_SHORT, Linux.POLLFD_EVENTS, Linux.POLLIN);
-        while (Libc.poll(s.errno, p, 1, -1) <= 0) {
-          // EINTR: poll again
-        }
+        PollSet p = new PollSet(arena, 1);
+        p.add(pidfd, Linux.POLLIN);
+        p.poll(s, FdChannel.NO_DEADLINE); // readable when the parent has exited
+      } catch (java.io.IOException e) {
+        // poll itself failed: we cannot watch the parent, so do as if it were gone
       }
       Runtime.getRuntime().halt(1);
     }

@@ -1,6 +1,7 @@
 package io.jpipe.internal.spawn;
 
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
@@ -80,31 +81,27 @@ public final class Reaper {
     Scratch s = Scratch.get();
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
-      MemorySegment fds = arena.allocate(Linux.POLLFD, 64);
+      PollSet set = new PollSet(arena, 64);
       for (; ; ) {
         for (Watched w; (w = added.poll()) != null; ) {
           watching.add(w);
         }
-        int n = watching.size() + 1;
-        if (fds.byteSize() < n * Linux.POLLFD.byteSize()) {
-          fds = arena.allocate(Linux.POLLFD, 2L * n);
+        set.clear();
+        set.add(wakeFd, Linux.POLLIN);
+        for (Watched w : watching) {
+          set.add(w.pidfd().fd(), Linux.POLLIN);
         }
-        set(fds, 0, wakeFd);
-        for (int i = 0; i < watching.size(); i++) {
-          set(fds, i + 1, watching.get(i).pidfd().fd());
-        }
-        int r = Libc.poll(s.errno, fds, n, -1);
-        if (r < 0) {
-          if (Native.errno(s.errno) != Linux.EINTR) {
-            pause(); // ENOMEM, say: try again soon rather than spin
-          }
+        try {
+          set.poll(s, FdChannel.NO_DEADLINE);
+        } catch (IOException e) {
+          pause(); // ENOMEM, say: try again soon rather than spin
           continue;
         }
-        if (revents(fds, 0) != 0) {
+        if (set.revents(0) != 0) {
           Libc.read(s.errno, wakeFd, s.word, 8); // drain; non-blocking
         }
         for (int i = watching.size() - 1; i >= 0; i--) {
-          if (revents(fds, i + 1) == 0) {
+          if (set.revents(i + 1) == 0) {
             continue;
           }
           Watched w = watching.get(i);
@@ -138,16 +135,5 @@ public final class Reaper {
     } catch (InterruptedException e) {
       // the reaper is never interrupted on purpose; carry on
     }
-  }
-
-  private static void set(MemorySegment fds, int i, int fd) {
-    long at = i * Linux.POLLFD.byteSize();
-    fds.set(ValueLayout.JAVA_INT, at + Linux.POLLFD_FD, fd);
-    fds.set(ValueLayout.JAVA_SHORT, at + Linux.POLLFD_EVENTS, Linux.POLLIN);
-    fds.set(ValueLayout.JAVA_SHORT, at + Linux.POLLFD_REVENTS, (short) 0);
-  }
-
-  private static short revents(MemorySegment fds, int i) {
-    return fds.get(ValueLayout.JAVA_SHORT, i * Linux.POLLFD.byteSize() + Linux.POLLFD_REVENTS);
   }
 }

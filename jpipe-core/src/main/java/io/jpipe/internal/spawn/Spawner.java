@@ -1,5 +1,6 @@
 package io.jpipe.internal.spawn;
 
+import io.jpipe.internal.io.IoStatus;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
@@ -112,17 +113,20 @@ public final class Spawner {
       MemorySegment buf = arena.allocate(Math.max(1, data.length));
       MemorySegment.copy(data, 0, buf, ValueLayout.JAVA_BYTE, 0, data.length);
       long off = 0;
-      while (off < data.length) {
-        long r = Libc.write(s.errno, fd, buf.asSlice(off), data.length - off);
-        if (r < 0) {
-          int errno = Native.errno(s.errno);
-          if (errno == Linux.EINTR) {
-            continue;
+      try {
+        while (off < data.length) {
+          long r =
+              IoStatus.of(
+                  Libc.write(s.errno, fd, buf.asSlice(off), data.length - off),
+                  s.errno,
+                  "write memfd");
+          if (r > 0) {
+            off += r;
           }
-          Libc.close(s.errno, fd);
-          throw Errno.exception("write memfd", errno);
         }
-        off += r;
+      } catch (IOException e) {
+        Libc.close(s.errno, fd);
+        throw e;
       }
     }
     return fd;
