@@ -4,6 +4,8 @@ import java.io.ByteArrayInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InvalidClassException;
+import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
 import java.io.ObjectInputFilter;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -12,22 +14,47 @@ import java.io.Serial;
 import java.io.Serializable;
 import java.io.StreamCorruptedException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * Java serialization, the JVM's pickle, always behind an {@link ObjectInputFilter}.
+ * Java serialization, the JVM's pickle, always behind a budget and an {@link ObjectInputFilter}.
  *
- * <p>Every decode is limited: object graph depth, number of references, and array length, which can
- * never exceed the message's own length (so a small hostile message cannot make the receiver
- * allocate a huge array). An optional filter of your own is applied as well, and so is the JVM-wide
- * filter ({@code -Djdk.serialFilter=...}): a class any of them rejects is refused with {@link
- * InvalidClassException}. Classes are otherwise allowed, as pickle allows any class: a pipe
- * connects processes that trust each other. Over {@code Listener}/{@code Client}, nothing is
- * decoded before authentication succeeds.
+ * <h2>Limits</h2>
  *
- * <p>Decoding errors are {@link IOException}s that never look like end of file: an empty or cut-off
- * encoding is a {@link StreamCorruptedException}, an unknown class an {@link
- * InvalidClassException}.
+ * <p>Every decode is bounded by {@link DecodeLimits} ({@link #limits()}; defaults in its table):
+ * nesting, objects and references, array and collection lengths (never more than the message has
+ * room for), digits of a {@link java.math.BigInteger} (the magnitude of a {@link
+ * java.math.BigDecimal} too), and work: the expanded size of the graph and the hashing that {@link
+ * java.util.HashMap}, {@link java.util.HashSet}, {@link java.util.Hashtable}, {@link
+ * java.util.concurrent.ConcurrentHashMap} and {@code Set.of}/{@code Map.of} do as they are read
+ * back (nested sets that share elements, "SerialDOS", are refused in microseconds, before any of
+ * that hashing happens). The stream is first read without making any object, as the serialization
+ * specification lays it out; a message over a limit is refused with a {@link DecodeLimitException}
+ * naming the limit, and nothing of it is built. Messages that nest more than a few dozen levels are
+ * decoded on a platform thread of this codec's own with a large stack, so the limits hold whatever
+ * thread calls {@code recv} (a virtual thread, a thread with a small stack). {@code decode} never
+ * throws an {@link Error}. Structures that contain themselves stay legal (a list that holds itself,
+ * a map that is its own value), except as set elements or map keys, whose hashing would never end.
+ *
+ * <p>A class's {@code writeObject} must call {@code defaultWriteObject} or {@code writeFields}
+ * first, as the specification requires (every JDK class does); a stream laid out otherwise is
+ * refused as corrupt.
+ *
+ * <h2>Trust</h2>
+ *
+ * <p>{@link Codec#javaSerialization()}, {@link #withLimits} and {@link #withFilter} decode any
+ * class on the class path, as pickle does: for pipes and child processes, which join parts of one
+ * program. {@link #allowing} decodes only an allow-list (JDK value types, the common collections,
+ * arrays, records of those, and your patterns): for sockets, which may join strangers. Your own
+ * filter ({@link #withFilter}) and the JVM-wide one ({@code -Djdk.serialFilter=...}) are applied
+ * too. A class any of them rejects is refused with {@link InvalidClassException} naming the class.
+ *
+ * <p>Decoding errors are {@link IOException}s that never look like end of file: an empty, malformed
+ * or cut-off encoding is a {@link StreamCorruptedException}, an unknown or refused class an {@link
+ * InvalidClassException}, a limit a {@link DecodeLimitException}, and a class's own {@code
+ * readObject} failing with an unchecked exception an {@link InvalidObjectException}. The message is
+ * consumed either way.
  *
  * <h2>Compact forms</h2>
  *
@@ -41,44 +68,51 @@ import java.util.Objects;
 public final class JavaSerializationCodec implements Codec, Serializable {
   @Serial private static final long serialVersionUID = 1L;
 
-  /** Default deepest nesting of objects. */
-  public static final long DEFAULT_MAX_DEPTH = 1_000;
+  /** Default deepest nesting of objects ({@link DecodeLimits#DEFAULT_MAX_DEPTH}). */
+  public static final long DEFAULT_MAX_DEPTH = DecodeLimits.DEFAULT_MAX_DEPTH;
 
-  /** Default most object references in one message. */
-  public static final long DEFAULT_MAX_REFERENCES = 10_000_000;
+  /** Default most object references in one message ({@link DecodeLimits#DEFAULT_MAX_OBJECTS}). */
+  public static final long DEFAULT_MAX_REFERENCES = DecodeLimits.DEFAULT_MAX_OBJECTS;
 
   static final JavaSerializationCodec DEFAULT =
-      new JavaSerializationCodec(DEFAULT_MAX_DEPTH, DEFAULT_MAX_REFERENCES, null);
+      new JavaSerializationCodec(DecodeLimits.defaults(), null, null);
 
-  /** Deepest nesting. */
-  private final long maxDepth;
+  /** Stream nesting decoded on the caller's thread; deeper messages go to a large stack. */
+  static final int INLINE_DEPTH = 64;
 
-  /** Most references. */
-  private final long maxReferences;
+  /** The limits. */
+  private final transient DecodeLimits limits;
+
+  /** The classes allowed, or null for any class. */
+  private final transient AllowList allowList;
 
   private final transient ObjectInputFilter userFilter;
 
-  private JavaSerializationCodec(long maxDepth, long maxReferences, ObjectInputFilter userFilter) {
-    this.maxDepth = maxDepth;
-    this.maxReferences = maxReferences;
+  private JavaSerializationCodec(
+      DecodeLimits limits, AllowList allowList, ObjectInputFilter userFilter) {
+    this.limits = Objects.requireNonNull(limits, "limits");
+    this.allowList = allowList;
     this.userFilter = userFilter;
   }
 
   /**
-   * A codec with the default limits and your filter as well.
+   * A codec with the default limits and your filter as well; any class your filter does not reject
+   * is decoded.
    *
    * @param filter consulted for every class and limit check; its REJECTED always wins
    * @return the codec
    */
   public static JavaSerializationCodec withFilter(ObjectInputFilter filter) {
     return new JavaSerializationCodec(
-        DEFAULT_MAX_DEPTH, DEFAULT_MAX_REFERENCES, Objects.requireNonNull(filter, "filter"));
+        DecodeLimits.defaults(), null, Objects.requireNonNull(filter, "filter"));
   }
 
   /**
-   * A codec with other limits.
+   * A codec that decodes any class, with another depth and reference limit (the other limits keep
+   * their defaults).
    *
-   * @param maxDepth deepest nesting of objects, at least 1
+   * @param maxDepth deepest nesting of objects, at least 1 (more than {@link Integer#MAX_VALUE}
+   *     counts as that)
    * @param maxReferences most object references in one message, at least 1
    * @return the codec
    */
@@ -87,7 +121,85 @@ public final class JavaSerializationCodec implements Codec, Serializable {
       throw new IllegalArgumentException(
           "limits must be positive: maxDepth=" + maxDepth + ", maxReferences=" + maxReferences);
     }
-    return new JavaSerializationCodec(maxDepth, maxReferences, null);
+    return new JavaSerializationCodec(
+        DecodeLimits.defaults()
+            .withMaxDepth((int) Math.min(Integer.MAX_VALUE, maxDepth))
+            .withMaxObjects(maxReferences),
+        null,
+        null);
+  }
+
+  /**
+   * A codec that decodes any class, with these limits.
+   *
+   * @param limits the limits
+   * @return the codec
+   */
+  public static JavaSerializationCodec withLimits(DecodeLimits limits) {
+    return new JavaSerializationCodec(limits, null, null);
+  }
+
+  /**
+   * A codec that decodes only the default allow-list and classes your patterns allow; anything else
+   * is refused with {@link InvalidClassException} naming the class. With no patterns, just the
+   * defaults.
+   *
+   * <p>Your patterns come first, in {@link ObjectInputFilter.Config#createFilter} syntax, one per
+   * argument: {@code "com.example.Point"} (a class), {@code "com.example.*"} (a package), {@code
+   * "com.example.**"} (a package and its subpackages), {@code "com.example.Pre*"} (a prefix),
+   * {@code "!com.example.Bad"} (refused, even if a later pattern or a default allows it); the first
+   * that matches decides. Then the defaults ({@link #defaultAllowList()}): {@link String}, the
+   * boxed primitives, {@link java.math.BigInteger}, {@link java.math.BigDecimal}, {@code java.time}
+   * value types, {@link java.util.UUID}, {@link java.util.ArrayList}, {@link java.util.LinkedList},
+   * {@link java.util.ArrayDeque}, {@link java.util.HashMap}, {@link java.util.LinkedHashMap},
+   * {@link java.util.TreeMap}, {@link java.util.HashSet}, {@link java.util.LinkedHashSet}, {@link
+   * java.util.TreeSet}, {@code List.of}/{@code Set.of}/{@code Map.of} collections, {@code
+   * Arrays.asList}, the {@link java.util.Collections} unmodifiable, synchronized, empty and
+   * singleton wrappers, {@link java.util.AbstractMap.SimpleEntry} and {@link
+   * java.util.AbstractMap.SimpleImmutableEntry}, and the reverse-order and case-insensitive
+   * comparators. Then these rules: arrays of primitives, of allowed classes, and of {@code
+   * Object}/interfaces (each element is checked as it arrives); enums of {@code java.*} packages;
+   * and records whose components' declared types are primitive, interfaces, abstract, or allowed (a
+   * record's canonical constructor runs on what arrives).
+   *
+   * <p>This is the codec for sockets; limits are the defaults ({@link #limitedTo} changes them).
+   *
+   * @param patterns class patterns to allow (or, with {@code !}, to refuse)
+   * @return the codec
+   * @throws IllegalArgumentException if a pattern is malformed
+   */
+  public static JavaSerializationCodec allowing(String... patterns) {
+    return new JavaSerializationCodec(DecodeLimits.defaults(), new AllowList(patterns), null);
+  }
+
+  /**
+   * The patterns {@link #allowing} allows by default, in {@link ObjectInputFilter.Config
+   * #createFilter} syntax; arrays, enums of {@code java.*} packages and records of allowed types
+   * are allowed by rule besides.
+   *
+   * @return the patterns, unmodifiable
+   */
+  public static List<String> defaultAllowList() {
+    return AllowList.DEFAULT_PATTERNS;
+  }
+
+  /**
+   * This codec with other limits: the same classes allowed, the same filter.
+   *
+   * @param limits the limits
+   * @return the codec
+   */
+  public JavaSerializationCodec limitedTo(DecodeLimits limits) {
+    return new JavaSerializationCodec(limits, allowList, userFilter);
+  }
+
+  /**
+   * The limits every decode is held to.
+   *
+   * @return the limits
+   */
+  public DecodeLimits limits() {
+    return limits;
   }
 
   // Compact tags; a serialization stream starts with STREAM_MAGIC's first byte, 0xAC.
@@ -127,9 +239,18 @@ public final class JavaSerializationCodec implements Codec, Serializable {
         out.write(bytes);
       }
       default -> {
-        ObjectOutputStream oos = new ObjectOutputStream(out);
-        oos.writeObject(value);
-        oos.flush();
+        try {
+          ObjectOutputStream oos = new ObjectOutputStream(out);
+          oos.writeObject(value);
+          oos.flush();
+        } catch (StackOverflowError e) {
+          NotSerializableException nse =
+              new NotSerializableException(
+                  value.getClass().getName()
+                      + ": nested too deep for this thread's stack to serialize");
+          nse.initCause(e);
+          throw nse;
+        }
       }
     }
   }
@@ -193,11 +314,14 @@ public final class JavaSerializationCodec implements Codec, Serializable {
           case T_STRING -> new String(m, off + 1, body, StandardCharsets.UTF_8);
           default -> java.util.Arrays.copyOfRange(m, off + 1, off + length);
         };
-    if (v != null && (userFilter != null || ObjectInputFilter.Config.getSerialFilter() != null)) {
-      ObjectInputFilter.Status status =
-          filterFor(length).checkInput(new Info(v.getClass(), length));
-      if (status == ObjectInputFilter.Status.REJECTED) {
-        throw new InvalidClassException(v.getClass().getName(), "filter status: REJECTED");
+    if (v != null
+        && (allowList != null
+            || userFilter != null
+            || ObjectInputFilter.Config.getSerialFilter() != null)) {
+      Filter filter = new Filter(length);
+      if (filter.checkInput(new Info(v.getClass(), length)) == ObjectInputFilter.Status.REJECTED) {
+        throw filter.explain(
+            new InvalidClassException(v.getClass().getName(), "filter status: REJECTED"));
       }
     }
     return v;
@@ -232,11 +356,36 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     if ((message[offset] & 0xff) != T_STREAM) {
       return decodeCompact(message, offset, length);
     }
-    ObjectInputFilter filter = filterFor(length);
+    try {
+      return decodeStream(message, offset, length, true);
+    } catch (StreamScan.TooDeepForThisStack deep) {
+      return onLargeStack(message, offset, length);
+    } catch (StackOverflowError e) {
+      throw outOfStack(e);
+    } catch (OutOfMemoryError e) {
+      throw outOfMemory(e);
+    }
+  }
+
+  /**
+   * Scans the stream against the limits, then decodes it. {@code inline}: on the caller's thread,
+   * which only follows {@link #INLINE_DEPTH} levels ({@link StreamScan.TooDeepForThisStack} past
+   * them).
+   */
+  private Object decodeStream(byte[] message, int offset, int length, boolean inline)
+      throws IOException {
+    int cap = inline ? Math.min(INLINE_DEPTH, limits.maxDepth()) : limits.maxDepth();
+    StreamScan.Result scan = StreamScan.scan(message, offset, length, limits, cap, LOADER);
+    if (inline && scan.height() > INLINE_DEPTH) {
+      throw StreamScan.TOO_DEEP; // hashing the deepest key recurses that deep: a large stack
+    }
+    Filter filter = new Filter(length);
     try (ObjectInputStream in =
         new ObjectInputStream(new ByteArrayInputStream(message, offset, length))) {
       in.setObjectInputFilter(filter);
       return in.readObject();
+    } catch (InvalidClassException e) {
+      throw filter.explain(e);
     } catch (ClassNotFoundException e) {
       InvalidClassException ice =
           new InvalidClassException(e.getMessage(), "class not found in this JVM");
@@ -248,31 +397,167 @@ public final class JavaSerializationCodec implements Codec, Serializable {
               "encoded object is cut short (" + length + " bytes in the message)");
       sce.initCause(e);
       throw sce;
+    } catch (RuntimeException e) {
+      InvalidObjectException ioe =
+          new InvalidObjectException("a class failed to read its object back: " + e);
+      ioe.initCause(e);
+      throw ioe;
     }
   }
 
-  private ObjectInputFilter filterFor(long messageLength) {
-    long depth = maxDepth;
-    long refs = maxReferences;
-    ObjectInputFilter limits =
-        info -> {
-          if (info.depth() > depth || info.references() > refs) {
-            return ObjectInputFilter.Status.REJECTED;
-          }
-          if (info.arrayLength() >= 0 && info.arrayLength() > messageLength) {
-            return ObjectInputFilter.Status.REJECTED;
-          }
-          return ObjectInputFilter.Status.UNDECIDED;
-        };
-    ObjectInputFilter f = limits;
-    if (userFilter != null) {
-      f = ObjectInputFilter.merge(userFilter, f);
+  /** Decodes a deep message on a platform thread of its own, with a stack that fits the limits. */
+  private Object onLargeStack(byte[] message, int offset, int length) throws IOException {
+    Object[] result = new Object[1];
+    Throwable[] failure = new Throwable[1];
+    long stack = Math.min(1L << 30, (16L << 20) + 16_384L * limits.maxDepth());
+    Thread decoder =
+        Thread.ofPlatform()
+            .name("jpipe-decode")
+            .daemon(true)
+            .stackSize(stack)
+            .unstarted(
+                () -> {
+                  try {
+                    result[0] = decodeStream(message, offset, length, false);
+                  } catch (StackOverflowError e) {
+                    failure[0] = outOfStack(e);
+                  } catch (OutOfMemoryError e) {
+                    failure[0] = outOfMemory(e);
+                  } catch (Throwable e) {
+                    failure[0] = e;
+                  }
+                });
+    decoder.start();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        decoder.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true; // the decode is bounded: finish it, then keep the interrupt
+      }
     }
-    ObjectInputFilter global = ObjectInputFilter.Config.getSerialFilter();
-    if (global != null) {
-      f = ObjectInputFilter.merge(global, f);
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
-    return f;
+    return switch (failure[0]) {
+      case null -> result[0];
+      case IOException e -> throw e;
+      case RuntimeException e -> throw e;
+      case Error e -> throw e;
+      default -> throw new IllegalStateException(failure[0]);
+    };
+  }
+
+  private DecodeLimitException outOfStack(StackOverflowError e) {
+    DecodeLimitException d =
+        new DecodeLimitException(
+            "stack", -1, "the thread's stack ran out before the limits " + limits + " caught it");
+    d.initCause(e);
+    return d;
+  }
+
+  private static DecodeLimitException outOfMemory(OutOfMemoryError e) {
+    DecodeLimitException d =
+        new DecodeLimitException(
+            "memory", Runtime.getRuntime().maxMemory(), "the heap ran out while decoding");
+    d.initCause(e);
+    return d;
+  }
+
+  /** Where the scan looks up whether a class is a record (as ObjectInputStream resolves it). */
+  private static final ClassLoader LOADER =
+      JavaSerializationCodec.class.getClassLoader() != null
+          ? JavaSerializationCodec.class.getClassLoader()
+          : ClassLoader.getSystemClassLoader();
+
+  /**
+   * The filter of one decode: the limits, the allow-list, your filter and the JVM-wide one; it
+   * remembers why it rejected, so the exception can say.
+   */
+  private final class Filter implements ObjectInputFilter {
+    private final long messageLength;
+    private final ObjectInputFilter global = ObjectInputFilter.Config.getSerialFilter();
+    private String limit;
+    private long limitValue;
+    private String detail;
+    private String corrupt;
+    private Class<?> rejected;
+    private String rejectedBy;
+
+    Filter(long messageLength) {
+      this.messageLength = messageLength;
+    }
+
+    @Override
+    public Status checkInput(FilterInfo info) {
+      if (info.depth() > limits.maxDepth()) {
+        return overLimit("maxDepth", limits.maxDepth(), "objects nested deeper than that");
+      }
+      if (info.references() > limits.maxObjects()) {
+        return overLimit("maxObjects", limits.maxObjects(), "more objects than that");
+      }
+      long n = info.arrayLength();
+      if (n > limits.maxArrayLength()) {
+        return overLimit(
+            "maxArrayLength", limits.maxArrayLength(), "an array or collection of " + n);
+      }
+      if (n > messageLength) {
+        corrupt =
+            "an array or collection announces "
+                + n
+                + " elements where the message has only "
+                + messageLength
+                + " bytes";
+        return Status.REJECTED;
+      }
+      Class<?> c = info.serialClass();
+      if (c != null && allowList != null && !allowList.allows(c)) {
+        rejected = c;
+        rejectedBy = "is not on this codec's allow-list (JavaSerializationCodec.allowing)";
+        return Status.REJECTED;
+      }
+      if (rejectedBy(userFilter, info, "is rejected by the codec's filter")
+          || rejectedBy(global, info, "is rejected by the JVM-wide filter (jdk.serialFilter)")) {
+        return Status.REJECTED;
+      }
+      return allowList != null && c != null ? Status.ALLOWED : Status.UNDECIDED;
+    }
+
+    private boolean rejectedBy(ObjectInputFilter f, FilterInfo info, String why) {
+      if (f != null && f.checkInput(info) == Status.REJECTED) {
+        rejected = info.serialClass();
+        rejectedBy = why;
+        return true;
+      }
+      return false;
+    }
+
+    private Status overLimit(String name, long value, String what) {
+      limit = name;
+      limitValue = value;
+      detail = what;
+      return Status.REJECTED;
+    }
+
+    /** The exception that says why this filter rejected, or {@code e} if it did not. */
+    IOException explain(InvalidClassException e) {
+      IOException better;
+      if (limit != null) {
+        better = new DecodeLimitException(limit, limitValue, detail);
+      } else if (corrupt != null) {
+        better = new StreamCorruptedException(corrupt);
+      } else if (rejectedBy != null) {
+        better =
+            rejected != null
+                ? new InvalidClassException(rejected.getName(), rejectedBy)
+                : new InvalidClassException("a limit of the filter: " + rejectedBy);
+      } else {
+        return e;
+      }
+      better.initCause(e);
+      return better;
+    }
   }
 
   /**
@@ -289,7 +574,10 @@ public final class JavaSerializationCodec implements Codec, Serializable {
               + userFilter.getClass().getName()
               + " is not Serializable, so the codec cannot go to another process");
     }
-    return new SerialForm(maxDepth, maxReferences, (Serializable) userFilter);
+    return new SerialForm(
+        limits,
+        allowList == null ? null : allowList.patterns().toArray(String[]::new),
+        (Serializable) userFilter);
   }
 
   /**
@@ -305,45 +593,67 @@ public final class JavaSerializationCodec implements Codec, Serializable {
 
   /** What travels to another process (a plain class: records deserialize slowly in a new JVM). */
   private static final class SerialForm implements Serializable {
-    @Serial private static final long serialVersionUID = 1L;
+    @Serial private static final long serialVersionUID = 2L;
 
-    /** Deepest nesting. */
-    private final long maxDepth;
+    /** {@link DecodeLimits#maxDepth()}. */
+    private final int maxDepth;
 
-    /** Most references. */
-    private final long maxReferences;
+    /** {@link DecodeLimits#maxObjects()}. */
+    private final long maxObjects;
+
+    /** {@link DecodeLimits#maxArrayLength()}. */
+    private final int maxArrayLength;
+
+    /** {@link DecodeLimits#maxIntDigits()}. */
+    private final int maxIntDigits;
+
+    /** {@link DecodeLimits#maxWork()}. */
+    private final long maxWork;
+
+    /** The user's allow patterns, or null for any class. */
+    private final String[] allow;
 
     /** The user's filter, or null. */
     private final Serializable filter;
 
-    SerialForm(long maxDepth, long maxReferences, Serializable filter) {
-      this.maxDepth = maxDepth;
-      this.maxReferences = maxReferences;
+    SerialForm(DecodeLimits limits, String[] allow, Serializable filter) {
+      this.maxDepth = limits.maxDepth();
+      this.maxObjects = limits.maxObjects();
+      this.maxArrayLength = limits.maxArrayLength();
+      this.maxIntDigits = limits.maxIntDigits();
+      this.maxWork = limits.maxWork();
+      this.allow = allow;
       this.filter = filter;
     }
 
     /**
      * The codec this stands for.
      *
-     * @return the shared default, or a codec with these limits and filter
+     * @return the shared default, or a codec with these limits, allow-list and filter
+     * @throws java.io.InvalidObjectException if the limits are out of range
      */
     @Serial
-    private Object readResolve() {
-      if (filter == null
-          && maxDepth == DEFAULT_MAX_DEPTH
-          && maxReferences == DEFAULT_MAX_REFERENCES) {
+    private Object readResolve() throws java.io.InvalidObjectException {
+      DecodeLimits limits;
+      try {
+        limits = new DecodeLimits(maxDepth, maxObjects, maxArrayLength, maxIntDigits, maxWork);
+      } catch (IllegalArgumentException e) {
+        throw new java.io.InvalidObjectException(e.getMessage());
+      }
+      if (filter == null && allow == null && limits.equals(DecodeLimits.defaults())) {
         return DEFAULT;
       }
-      return new JavaSerializationCodec(maxDepth, maxReferences, (ObjectInputFilter) filter);
+      return new JavaSerializationCodec(
+          limits, allow == null ? null : new AllowList(allow), (ObjectInputFilter) filter);
     }
   }
 
   @Override
   public String toString() {
-    return "JavaSerializationCodec[maxDepth="
-        + maxDepth
-        + ", maxReferences="
-        + maxReferences
+    return "JavaSerializationCodec["
+        + (allowList == null ? "any class" : "allowing defaults " + allowList.patterns())
+        + ", "
+        + limits
         + (userFilter != null ? ", filter=" + userFilter : "")
         + "]";
   }

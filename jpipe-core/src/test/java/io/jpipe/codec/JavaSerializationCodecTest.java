@@ -118,9 +118,9 @@ class JavaSerializationCodecTest {
     Codec c = Codec.javaSerialization();
     byte[] whole = encode(c, new int[50_000_000]); // 200 MB of zeros on the wire
     byte[] head = Arrays.copyOf(whole, 200); // the header of the array, a lying length
-    InvalidClassException e =
-        assertThrows(InvalidClassException.class, () -> c.decode(head, 0, head.length));
-    assertTrue(e.getMessage().contains("REJECTED"), e.getMessage());
+    StreamCorruptedException e =
+        assertThrows(StreamCorruptedException.class, () -> c.decode(head, 0, head.length));
+    assertTrue(e.getMessage().contains("announces"), e.getMessage());
   }
 
   @Test
@@ -128,7 +128,10 @@ class JavaSerializationCodecTest {
     Codec c = JavaSerializationCodec.withLimits(5, 1000);
     Object deep = List.of(List.of(List.of(List.of(List.of(List.of(List.of(1)))))));
     byte[] b = encode(Codec.javaSerialization(), deep);
-    assertThrows(InvalidClassException.class, () -> c.decode(b, 0, b.length));
+    DecodeLimitException e =
+        assertThrows(DecodeLimitException.class, () -> c.decode(b, 0, b.length));
+    assertEquals("maxDepth", e.limit());
+    assertEquals(5, e.value());
     assertEquals(deep, Codec.javaSerialization().decode(b, 0, b.length));
     assertThrows(IllegalArgumentException.class, () -> JavaSerializationCodec.withLimits(0, 1));
   }
@@ -142,7 +145,9 @@ class JavaSerializationCodecTest {
       many.add(one); // back-references are counted and checked
     }
     byte[] b = encode(Codec.javaSerialization(), many);
-    assertThrows(InvalidClassException.class, () -> c.decode(b, 0, b.length));
+    DecodeLimitException e =
+        assertThrows(DecodeLimitException.class, () -> c.decode(b, 0, b.length));
+    assertEquals("maxObjects", e.limit());
   }
 
   @Test
