@@ -1,6 +1,7 @@
 package io.jpipe.cli;
 
 import io.jpipe.codec.Codec;
+import io.jpipe.codec.JavaSerializationCodec;
 import io.jpipe.net.Address;
 import io.jpipe.pickle.PickleCodec;
 import java.io.IOException;
@@ -66,21 +67,32 @@ final class NetOptions {
       description =
           "With --codec java, also decode the classes PATTERN names (repeatable):"
               + " com.example.Point, com.example.* (a package), com.example.** (and its"
-              + " subpackages).")
+              + " subpackages); !com.example.Bad refuses one. Without it, only JDK value types,"
+              + " the common collections, arrays and records of those are decoded.")
   List<String> allowClasses = List.of();
 
   /**
-   * The codec of the chosen kind, with the allowed classes.
+   * The codec of the chosen kind. Java serialization always goes through an allow-list here, as
+   * suits sockets ({@link JavaSerializationCodec#allowing}), with the {@code --allow-class}
+   * patterns added.
    *
    * @return the codec
-   * @throws CliException if {@code --allow-class} is given without {@code --codec java}
+   * @throws CliException if {@code --allow-class} is given without {@code --codec java}, or a
+   *     pattern is malformed
    */
   Codec codec() throws CliException {
     if (!allowClasses.isEmpty() && codec != CodecChoice.java) {
       throw new CliException("--allow-class needs --codec java");
     }
     return switch (codec) {
-      case bytes, java -> Codec.javaSerialization();
+      case bytes -> JavaSerializationCodec.allowing(); // never decodes: recvBytes only
+      case java -> {
+        try {
+          yield JavaSerializationCodec.allowing(allowClasses.toArray(String[]::new));
+        } catch (IllegalArgumentException e) {
+          throw new CliException("bad --allow-class pattern: " + e.getMessage(), e);
+        }
+      }
       case pickle -> PickleCodec.create();
     };
   }

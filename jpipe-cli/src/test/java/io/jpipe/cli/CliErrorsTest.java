@@ -110,6 +110,11 @@ class CliErrorsTest {
         "jpipe serve",
         "--allow-class needs --codec java");
     assertOneLine(
+        run("serve", "unix:@x", "--codec", "java", "--allow-class", "a.*;b.*"),
+        1,
+        "jpipe serve",
+        "bad --allow-class pattern: ");
+    assertOneLine(
         run("serve", tcp, "--no-auth", "--authkey-file", key.toString()),
         1,
         "jpipe serve",

@@ -11,6 +11,8 @@ import io.jpipe.pickle.PickleCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.ObjectOutputStream;
+import java.io.Serial;
+import java.io.Serializable;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -188,6 +190,52 @@ class ServeHostileTest {
     }
   }
 
+  /** A class of the user's, as a gadget would be: not on the default allow-list. */
+  static final class Token implements Serializable {
+    @Serial private static final long serialVersionUID = 1L;
+
+    private final String name;
+
+    Token(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public String toString() {
+      return "Token[" + name + "]";
+    }
+  }
+
+  @Test
+  void onlyAllowedClassesAreDecoded() throws Exception {
+    try (Cli serve = serve("--codec", "java")) {
+      try (Connection conn = Client.connect(address())) {
+        conn.send(new Token("refused"));
+        conn.send(List.of(1, Map.of("k", 2.5)));
+      }
+      serve.awaitErr("client 1 (unix) disconnected after 1 message");
+      serve.terminate();
+      List<String> err = serve.allErr();
+      assertEquals(
+          1,
+          err.stream()
+              .filter(
+                  l -> l.startsWith("jpipe serve: client 1 (unix): cannot decode a message of "))
+              .filter(l -> l.contains(Token.class.getName()) && l.contains("allow-list"))
+              .count(),
+          "" + err);
+      assertEquals(List.of("[1, {'k': 2.5}]"), serve.out().lines().toList());
+    }
+    try (Cli serve = serve("--codec", "java", "--allow-class", "io.jpipe.cli.*")) {
+      try (Connection conn = Client.connect(address())) {
+        conn.send(new Token("allowed"));
+      }
+      serve.awaitErr("client 1 (unix) disconnected after 1 message");
+      serve.terminate();
+      assertEquals(List.of("Token[allowed]"), serve.out().lines().toList());
+    }
+  }
+
   @Test
   void anIdleClientDelaysNobody() throws Exception {
     CPython py = CPython.versions().getFirst();
@@ -225,6 +273,45 @@ class ServeHostileTest {
       idle.configureBlocking(false);
       assertEquals(0, idle.read(ByteBuffer.allocate(16)), "client 1's connection is open");
       System.out.printf("a CPython client served beside an idle one in %.2f s%n", busySeconds);
+    }
+  }
+
+  @Test
+  void manyIdleClientsDelayNobody() throws Exception {
+    CPython py = CPython.versions().getFirst();
+    int idle = 150; // each on a virtual thread of its own, parked in recv
+    try (Cli serve = serve("--echo", "--max-clients", "200")) {
+      List<SocketChannel> silent = new ArrayList<>();
+      try {
+        for (int i = 0; i < idle; i++) {
+          silent.add(rawClient());
+        }
+        serve.awaitErr("client " + idle + " (unix) connected");
+        long start = System.nanoTime();
+        try (CPython.Peer client =
+            py.run(
+                "cpython_peer.py",
+                "connect",
+                "unix:" + dir.resolve("s.sock"),
+                "none",
+                "client-bytes")) {
+          client.assertOk();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.printf("a CPython client served beside %d idle ones in %.2f s%n", idle, seconds);
+        serve.awaitErr("client " + (idle + 1) + " (unix) disconnected after 4 messages");
+      } finally {
+        for (SocketChannel c : silent) {
+          c.close();
+        }
+      }
+      serve.awaitErr(
+          l ->
+              l.contains(" disconnected after 0 messages")
+                  && serve.errSoFar().stream()
+                          .filter(x -> x.endsWith("disconnected after 0 messages"))
+                          .count()
+                      == idle);
     }
   }
 
