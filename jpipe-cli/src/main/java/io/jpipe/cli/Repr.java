@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.HexFormat;
@@ -125,8 +126,9 @@ final class Repr {
 
   /**
    * A Python-like repr of a decoded object: None, True, 'str', b'bytes', [list], (tuple,), {dict},
-   * {set}; records as {@code Name(field=value)}; other Java objects by their toString. Bounded as
-   * the class comment says; never throws for any object graph built of the types above.
+   * {set}; a map entry as a (key, value) tuple; records as {@code Name(field=value)}; other Java
+   * objects by their toString. Bounded as the class comment says; never throws for any object graph
+   * built of the types above.
    *
    * @param o the object
    * @return one line
@@ -174,6 +176,8 @@ final class Repr {
         String close = a.length == 1 ? ",)" : ")";
         items(a, a.length, arrayIterator(a), "(", close, "(...)", level);
       }
+      case Map.Entry<?, ?> e ->
+          items(e, 2, Arrays.asList(e.getKey(), e.getValue()).iterator(), "(", ")", "(...)", level);
       case Optional<?> opt -> {
         b.append("Optional(");
         if (opt.isPresent()) {

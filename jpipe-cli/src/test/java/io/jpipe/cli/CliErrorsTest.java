@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jpipe.CPython;
+import io.jpipe.TestSupport;
 import io.jpipe.net.Address;
 import io.jpipe.net.Listener;
 import java.io.ByteArrayOutputStream;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CliErrorsTest {
   @TempDir Path dir;
+
+  @AfterEach
+  void noChildLeft() throws InterruptedException {
+    TestSupport.assertNoChildren();
+  }
 
   private record Result(int exit, List<String> err, String out) {}
 

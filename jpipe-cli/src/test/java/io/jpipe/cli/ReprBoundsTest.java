@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
+import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -178,6 +179,11 @@ class ReprBoundsTest {
     assertEquals("<" + Broken.class.getName() + " object>", bounded(new Broken()));
     assertTrue(bounded(new Chatty()).endsWith("... (100000 chars)"));
     assertEquals("Optional('x')", bounded(Optional.of("x")));
+    Object shared = "leaf";
+    for (int i = 0; i < 40; i++) {
+      shared = new AbstractMap.SimpleEntry<>(shared, shared); // its toString would never end
+    }
+    assertTrue(bounded(shared).startsWith("(((("));
     assertEquals("TimeUnit.SECONDS", bounded(TimeUnit.SECONDS));
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jpipe.CPython;
 import io.jpipe.Connection;
+import io.jpipe.TestSupport;
 import io.jpipe.net.Address;
 import io.jpipe.net.Client;
 import io.jpipe.pickle.PickleCodec;
@@ -26,6 +27,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +38,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ServeHostileTest {
   @TempDir Path dir;
+
+  @AfterEach
+  void noChildLeft() throws InterruptedException {
+    TestSupport.assertNoChildren();
+  }
 
   /** The bound on one printed message (Repr's budget, a leaf past it, closing brackets). */
   private static final int MAX_PRINTED = Repr.MAX_LINE + Repr.MAX_LEAF + 2 * Repr.MAX_DEPTH + 64;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jpipe.Connection;
+import io.jpipe.TestSupport;
 import io.jpipe.net.Address;
 import io.jpipe.net.Client;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -23,6 +25,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ServeSignalTest {
   @TempDir Path dir;
+
+  @AfterEach
+  void noChildLeft() throws InterruptedException {
+    TestSupport.assertNoChildren();
+  }
 
   @ParameterizedTest
   @ValueSource(strings = {"TERM", "INT"})
