@@ -168,6 +168,10 @@ final class ServeCommand implements Callable<Integer> {
         continue;
       }
       live.add(c);
+      if (stopping) {
+        conn.close(); // stop() may have closed the others before c was added
+        break;
+      }
       say(c + " connected");
       Thread t = Thread.ofVirtual().name("jpipe-serve-client-" + c.id).unstarted(() -> serve(c));
       threads.add(t);
