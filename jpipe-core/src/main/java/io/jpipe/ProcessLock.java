@@ -170,8 +170,7 @@ public final class ProcessLock implements Lock, AutoCloseable {
     long start = System.nanoTime();
     long timeout = Math.max(0, unit.toNanos(time)); // saturates: Long.MAX_VALUE is forever
     if (Thread.currentThread().isVirtual()) {
-      long deadline = timeout >= Long.MAX_VALUE / 4 ? Long.MAX_VALUE : start + timeout;
-      return viaAgent(deadline == Long.MAX_VALUE ? deadline - 1 : deadline, true);
+      return viaAgent(timeout >= Long.MAX_VALUE / 4 ? Long.MAX_VALUE : start + timeout, true);
     }
     for (; ; ) {
       long left = timeout - (System.nanoTime() - start);

@@ -50,7 +50,7 @@ import java.util.function.Consumer;
  *
  * <h2>Serving model</h2>
  *
- * A listener takes connections as they come, on a platform thread of its own (the acceptor), and
+ * A listener takes connections as they come, on a virtual thread of its own (the acceptor), and
  * {@link #accept()} returns the next one that <em>completed</em> the handshake, in the order they
  * completed it. With a key, each connection's handshake (CPython's mutual HMAC challenge, {@code
  * {sha256}} as CPython 3.12+, and understood by 3.11 peers) runs on a virtual thread of its own
@@ -210,10 +210,7 @@ public final class Listener implements AutoCloseable {
       this.socketFileKey = null;
     }
     this.acceptor =
-        Thread.ofPlatform()
-            .name("jpipe-acceptor " + address)
-            .daemon(true)
-            .unstarted(this::acceptLoop);
+        Thread.ofVirtual().name("jpipe-acceptor " + address).unstarted(this::acceptLoop);
   }
 
   /**
@@ -656,7 +653,7 @@ public final class Listener implements AutoCloseable {
       Handshake.serve(p.channel, authkey, digest, p.deadline);
     } catch (AuthenticationException e) {
       reason = e;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) { // a bug or no memory: still this connection's end
       reason = new AuthenticationException("authentication handshake failed: " + e, e);
     }
     lock.lock();

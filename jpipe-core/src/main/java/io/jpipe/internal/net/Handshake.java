@@ -290,13 +290,15 @@ public final class Handshake {
    */
   static byte[] recv(FdChannel ch, long deadline) throws IOException {
     byte[] header = new byte[4];
-    if (readFully(ch, header, deadline) == 0) {
+    if (!readFully(ch, header, deadline)) {
       throw new EOFException("end of file during the authentication handshake");
     }
     long n = (int) INT_BE.get(header, 0);
     if (n == -1) { // the long form: CPython accepts it for any length
       byte[] longer = new byte[8];
-      readFully(ch, longer, deadline);
+      if (!readFully(ch, longer, deadline)) {
+        throw new EOFException("end of file inside a handshake message");
+      }
       n = (long) LONG_BE.get(longer, 0);
     }
     if (n < 0) {
@@ -306,16 +308,19 @@ public final class Handshake {
       throw new MessageTooLongException(n, MAX_FRAME);
     }
     byte[] body = new byte[(int) n];
-    readFully(ch, body, deadline);
+    if (n > 0 && !readFully(ch, body, deadline)) {
+      throw new EOFException("end of file inside a handshake message");
+    }
     return body;
   }
 
   /**
-   * Fills {@code dst}; returns 0 at end of file before the first byte, else {@code dst.length}.
+   * Fills {@code dst} (at least one byte long).
    *
+   * @return false at end of file before the first byte
    * @throws EOFException at end of file after the first byte
    */
-  private static int readFully(FdChannel ch, byte[] dst, long deadline) throws IOException {
+  private static boolean readFully(FdChannel ch, byte[] dst, long deadline) throws IOException {
     Scratch s = Scratch.get();
     MemorySegment seg = MemorySegment.ofArray(dst);
     int off = 0;
@@ -325,14 +330,14 @@ public final class Handshake {
         off += (int) r;
       } else if (r == 0) {
         if (off == 0) {
-          return 0;
+          return false;
         }
         throw new EOFException("end of file inside a handshake message");
       } else if (!ch.await(s, Linux.POLLIN, deadline)) {
         throw new SocketTimeoutException("timed out waiting for a handshake message");
       }
     }
-    return off;
+    return true;
   }
 
   private static boolean startsWith(byte[] a, byte[] prefix) {

@@ -133,7 +133,8 @@ public final class Sockets {
 
   /**
    * Creates a listening socket bound to {@code address}. A Unix socket file is made readable and
-   * writable by its owner only before the socket starts listening.
+   * writable by its owner only before the socket starts listening; a stale one at the path (nobody
+   * listens: connecting is refused) is replaced, once.
    *
    * @param address where to listen
    * @param backlog the listen backlog
