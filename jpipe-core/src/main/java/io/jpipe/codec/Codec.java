@@ -34,13 +34,14 @@ public interface Codec {
    * @param length the message's length in bytes (may be 0)
    * @return the decoded object
    * @throws IOException if the bytes are not a valid encoding, or decoding is refused (for example
-   *     {@link java.io.InvalidClassException} from a filter)
+   *     {@link java.io.InvalidClassException} from a filter, or {@link DecodeLimitException} for a
+   *     message over the codec's {@link DecodeLimits}); never an {@link Error} for what a peer sent
    */
   Object decode(byte[] message, int offset, int length) throws IOException;
 
   /**
-   * The default codec: Java serialization behind the default limits of {@link
-   * JavaSerializationCodec}.
+   * The default codec: Java serialization of any class on the class path, behind the default {@link
+   * DecodeLimits} (see {@link JavaSerializationCodec}).
    *
    * @return the shared default codec
    */

@@ -19,18 +19,20 @@ package io.jpipe.codec;
  *         <td>objects and references to them in one message (pickle: values pushed and memo
  *             entries)</td></tr>
  *     <tr><td>{@link #maxArrayLength()}</td><td>2<sup>31</sup> − 1</td>
- *         <td>elements of one array, collection or map; whatever this says, a length claim
- *             larger than what is left of the message is refused before anything is
- *             allocated</td></tr>
+ *         <td>elements of one array, collection or map (a Java {@code HashMap} or {@code
+ *             HashSet} is checked by its table, which may have up to 8 slots an entry); whatever
+ *             this says, a length claim larger than what is left of the message is refused before
+ *             anything is allocated</td></tr>
  *     <tr><td>{@link #maxIntDigits()}</td><td>4,300</td>
  *         <td>decimal digits of one integer (CPython's limit for {@code int} from and to text);
  *             binary forms ({@code BigInteger}, pickle's {@code LONG1}/{@code LONG4}) may have
  *             at most {@link #maxIntBytes()} bytes, 1,787 by default</td></tr>
  *     <tr><td>{@link #maxWork()}</td><td>100,000,000</td>
  *         <td>steps: the expanded size of the value (each reference to a shared object counts
- *             that object's whole size again, so exponential sharing is refused), plus the
- *             elements visited to hash set elements and map keys, plus (pickle) the opcodes
- *             run</td></tr>
+ *             that object's whole size again, so exponential sharing is refused), plus {@value
+ *             #HASHING_STEPS} steps for each element visited to hash a set element or map key
+ *             that Java hashes by its contents (a collection, map or record: SerialDOS), plus
+ *             (pickle) one step per opcode</td></tr>
  *   </tbody>
  * </table>
  *
@@ -60,6 +62,14 @@ public record DecodeLimits(
 
   /** Default {@link #maxWork()}. */
   public static final long DEFAULT_MAX_WORK = 100_000_000;
+
+  /**
+   * Steps of {@link #maxWork()} that one element visited by hashing costs: hashing a set element or
+   * a map key that is a collection, a map or a record visits everything inside it, and a visit
+   * costs that much more than a step of reading. With the defaults, hashing may visit about 6
+   * million elements in one message.
+   */
+  public static final int HASHING_STEPS = 16;
 
   private static final DecodeLimits DEFAULTS =
       new DecodeLimits(

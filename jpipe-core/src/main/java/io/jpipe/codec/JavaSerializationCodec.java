@@ -498,7 +498,12 @@ public final class JavaSerializationCodec implements Codec, Serializable {
         return overLimit("maxObjects", limits.maxObjects(), "more objects than that");
       }
       long n = info.arrayLength();
-      if (n > limits.maxArrayLength()) {
+      // HashMap and HashSet ask for their table: up to 8 slots an entry (load factor 0.25)
+      long most =
+          info.serialClass() == java.util.Map.Entry[].class
+              ? 8L * limits.maxArrayLength() + 16
+              : limits.maxArrayLength();
+      if (n > most) {
         return overLimit(
             "maxArrayLength", limits.maxArrayLength(), "an array or collection of " + n);
       }

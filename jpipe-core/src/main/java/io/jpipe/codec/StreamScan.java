@@ -575,7 +575,9 @@ final class StreamScan {
             limits.maxDepth(),
             "a set element or map key contains itself: hashing it would never end");
       }
-      charge(childHash, "hashing set elements and map keys");
+      if (childHash > 1) {
+        charge(mul(childHash - 1, DecodeLimits.HASHING_STEPS), "hashing set elements and map keys");
+      }
     }
   }
 
@@ -614,6 +616,10 @@ final class StreamScan {
       throw new DecodeLimitException(
           "maxObjects", limits.maxObjects(), "more objects and references than that");
     }
+  }
+
+  private static long mul(long a, int b) {
+    return a > INFINITE / b ? INFINITE : a * b;
   }
 
   private static long add(long a, long b) {

@@ -634,7 +634,7 @@ class HostileJavaStreamTest {
             try (Pipe pipe = Pipe.open(true, codec)) {
               for (Attack a : attacks) {
                 Thread sender = // the pipe holds 64 KiB; some attacks are larger
-                    Thread.ofVirtual()
+                    Thread.ofPlatform()
                         .start(
                             () -> {
                               try {
@@ -728,6 +728,11 @@ class HostileJavaStreamTest {
     assertLimit(d.withMaxArrayLength(10), new int[11], "maxArrayLength");
     assertLimit(
         d.withMaxArrayLength(10), new ArrayList<>(Collections.nCopies(11, "s")), "maxArrayLength");
+    Set<Integer> hundred = new HashSet<>();
+    for (int i = 0; i < 100; i++) {
+      hundred.add(i);
+    }
+    assertLimit(d.withMaxArrayLength(10), hundred, "maxArrayLength");
     assertLimit(d.withMaxIntDigits(20), List.of(BigInteger.TEN.pow(30)), "maxIntDigits");
     assertLimit(d.withMaxWork(1_000), wide, "maxWork");
     DecodeLimits small =
@@ -737,7 +742,15 @@ class HostileJavaStreamTest {
             JavaSerializationCodec.withLimits(small),
             JavaSerializationCodec.allowing().limitedTo(small))) {
       assertEquals(small, c.limits());
-      byte[] ok = encode(c, List.of(List.of(BigInteger.TEN.pow(15)), new int[10]));
+      byte[] ok =
+          encode(
+              c,
+              List.of(
+                  List.of(BigInteger.TEN.pow(15)),
+                  new int[10],
+                  new HashSet<>(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)),
+                  new HashMap<>(
+                      Map.of(1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10))));
       assertInstanceOf(List.class, c.decode(ok, 0, ok.length));
     }
     assertEquals(d, ANY.limits());

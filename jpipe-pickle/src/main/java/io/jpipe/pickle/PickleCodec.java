@@ -1,6 +1,8 @@
 package io.jpipe.pickle;
 
 import io.jpipe.codec.Codec;
+import io.jpipe.codec.DecodeLimitException;
+import io.jpipe.codec.DecodeLimits;
 import java.io.IOException;
 import java.io.InvalidObjectException;
 import java.io.NotSerializableException;
@@ -105,18 +107,35 @@ import net.razorvine.pickle.PickleException;
  * byte[]} becomes {@code bytes} (protocol 3's {@code BINBYTES}) and a set uses protocol 4's {@code
  * EMPTY_SET}/{@code ADDITEMS}, as CPython does. It writes no {@code FRAME}s (they are optional).
  *
+ * <h2>Limits</h2>
+ *
+ * <p>Every decode is held to {@link DecodeLimits} ({@link #limits()}; defaults in its table, {@link
+ * #limitedTo} changes them): each opcode is a step of work and each value pushed or memoized an
+ * object; an {@code int} of more than 4,300 decimal digits (CPython's limit) is refused before it
+ * is parsed, and so is a binary one ({@code LONG1}, {@code LONG4}) of more than 1,787 bytes; before
+ * a value is hashed into a {@code set} or as a {@code dict} key, its elements are walked (Java
+ * hashes lists, sets and dicts by their contents, recursively, where CPython refuses them or caches
+ * the hash): a key that contains itself, nests deeper than the limit or costs more than the work
+ * left is refused; and the result is walked once, without recursion, for its depth and its expanded
+ * size, so exponential sharing through the memo ("billion laughs") is refused. A value that
+ * contains itself is legal ({@code l = []; l.append(l)} arrives as an {@link java.util.ArrayList}
+ * that holds itself, and goes back out as CPython pickles it), except as a set element or a dict
+ * key. {@code decode} never throws an {@link Error}, on a thread of the default stack size or a
+ * virtual thread.
+ *
  * <h2>Errors</h2>
  *
  * <p>Encoding: an object that cannot be pickled, or nesting deeper than 1000 levels (Razorvine's
  * limit), is a {@link NotSerializableException}. Some bytes may have been written; {@code
  * Connection.send} then discards them and sends nothing.
  *
- * <p>Decoding: every error is a {@link StreamCorruptedException}, with Razorvine's exception as the
- * cause where it has one: an empty message, a cut-short or malformed pickle, a length that runs
- * past the end of the message (refused before anything is allocated for it), and a valid pickle
- * that Razorvine cannot rebuild (a class instance whose reconstruction needs arguments, for one).
- * None of them is an {@link java.io.EOFException}, which jpipe keeps for a closed peer, and no
- * Razorvine runtime exception escapes.
+ * <p>Decoding: a message over a limit is a {@link DecodeLimitException} naming the limit. Every
+ * other error is a {@link StreamCorruptedException}, with Razorvine's exception as the cause where
+ * it has one: an empty message, a cut-short or malformed pickle, a length that runs past the end of
+ * the message (refused before anything is allocated for it), and a valid pickle that Razorvine
+ * cannot rebuild (a class instance whose reconstruction needs arguments, for one). None of them is
+ * an {@link java.io.EOFException}, which jpipe keeps for a closed peer, and no Razorvine runtime
+ * exception escapes. The message is consumed either way.
  *
  * <h2>Security</h2>
  *
@@ -132,9 +151,10 @@ import net.razorvine.pickle.PickleException;
  * the object built so far, which only Razorvine's {@code ClassDict}, {@code PythonException} and
  * {@code Tzinfo} have, and reducing {@code copy_reg._reconstructor} calls a public {@code
  * reconstruct} of its first argument, which only Razorvine's {@code TimeZoneConstructor} has. What
- * a hostile pickle can still do: make objects in proportion to its size, and build a structure that
- * contains itself, whose {@code hashCode} or {@code toString} overflows the stack (while decoding,
- * inside a set or a dict key, that is a {@link StreamCorruptedException}). Both registries,
+ * a hostile pickle can still do, within the limits: make objects in proportion to its size, and
+ * build a structure that contains itself, whose {@code hashCode} or {@code toString} (outside
+ * jpipe) overflows the stack. Keys whose Java hashes collide are not limited: a dict of many
+ * distinct frozensets with equal hashes costs time quadratic in their number. Both registries,
  * Razorvine's constructors and its custom picklers, are global to the JVM.
  *
  * <h2>Threads and processes</h2>
@@ -155,14 +175,18 @@ public final class PickleCodec implements Codec, Serializable {
   static final String TOO_DEEP =
       "nested more than 1000 levels deep (or arrays that contain each other)";
 
-  private static final PickleCodec STRICT = new PickleCodec(false);
-  private static final PickleCodec LENIENT = new PickleCodec(true);
+  private static final PickleCodec STRICT = new PickleCodec(false, DecodeLimits.defaults());
+  private static final PickleCodec LENIENT = new PickleCodec(true, DecodeLimits.defaults());
 
   /** Whether objects outside the table are pickled as Razorvine knows them. */
   private final boolean lenient;
 
-  private PickleCodec(boolean lenient) {
+  /** What one decode may cost. */
+  private final transient DecodeLimits limits;
+
+  private PickleCodec(boolean lenient, DecodeLimits limits) {
     this.lenient = lenient;
+    this.limits = Objects.requireNonNull(limits, "limits");
   }
 
   /**
@@ -182,6 +206,29 @@ public final class PickleCodec implements Codec, Serializable {
    */
   public static PickleCodec lenient() {
     return LENIENT;
+  }
+
+  /**
+   * This codec with other decoding limits.
+   *
+   * @param limits the limits
+   * @return the codec
+   */
+  public PickleCodec limitedTo(DecodeLimits limits) {
+    Objects.requireNonNull(limits, "limits");
+    if (limits.equals(DecodeLimits.defaults())) {
+      return lenient ? LENIENT : STRICT;
+    }
+    return new PickleCodec(lenient, limits);
+  }
+
+  /**
+   * The limits every decode is held to.
+   *
+   * @return the limits
+   */
+  public DecodeLimits limits() {
+    return limits;
   }
 
   /**
@@ -212,6 +259,7 @@ public final class PickleCodec implements Codec, Serializable {
    * @param offset where the message starts
    * @param length the message's length in bytes
    * @return the decoded object
+   * @throws DecodeLimitException if decoding would go over one of the {@link #limits()}
    * @throws StreamCorruptedException if the message is empty, not a whole valid pickle, or holds
    *     something Razorvine cannot rebuild
    */
@@ -223,13 +271,22 @@ public final class PickleCodec implements Codec, Serializable {
           "empty message: it holds no pickle (was it sent with sendBytes?)");
     }
     try {
-      return new CodecUnpickler().unpickle(message, offset, length);
-    } catch (StreamCorruptedException e) {
+      return new CodecUnpickler(limits).unpickle(message, offset, length);
+    } catch (StreamCorruptedException | DecodeLimitException e) {
       throw e;
     } catch (IOException | RuntimeException e) {
       throw corrupted("not a valid pickle (" + length + " bytes): " + e.getMessage(), e);
-    } catch (StackOverflowError e) {
-      throw corrupted("the pickle builds a structure that contains itself where it cannot", e);
+    } catch (StackOverflowError e) { // a last resort: the walks above do not recurse
+      DecodeLimitException d =
+          new DecodeLimitException("stack", -1, "the thread's stack ran out while decoding");
+      d.initCause(e);
+      throw d;
+    } catch (OutOfMemoryError e) {
+      DecodeLimitException d =
+          new DecodeLimitException(
+              "memory", Runtime.getRuntime().maxMemory(), "the heap ran out while decoding");
+      d.initCause(e);
+      throw d;
     }
   }
 
@@ -252,7 +309,13 @@ public final class PickleCodec implements Codec, Serializable {
    */
   @Serial
   private Object writeReplace() {
-    return new SerialForm(lenient);
+    return new SerialForm(
+        lenient,
+        limits.maxDepth(),
+        limits.maxObjects(),
+        limits.maxArrayLength(),
+        limits.maxIntDigits(),
+        limits.maxWork());
   }
 
   /**
@@ -270,16 +333,38 @@ public final class PickleCodec implements Codec, Serializable {
    * What travels to another process.
    *
    * @param lenient whether it is the {@link #lenient()} codec
+   * @param maxDepth {@link DecodeLimits#maxDepth()}
+   * @param maxObjects {@link DecodeLimits#maxObjects()}
+   * @param maxArrayLength {@link DecodeLimits#maxArrayLength()}
+   * @param maxIntDigits {@link DecodeLimits#maxIntDigits()}
+   * @param maxWork {@link DecodeLimits#maxWork()}
    */
-  private record SerialForm(boolean lenient) implements Serializable {
+  private record SerialForm(
+      boolean lenient,
+      int maxDepth,
+      long maxObjects,
+      int maxArrayLength,
+      int maxIntDigits,
+      long maxWork)
+      implements Serializable {
     @Serial
-    private Object readResolve() {
-      return lenient ? LENIENT : STRICT;
+    private Object readResolve() throws InvalidObjectException {
+      try {
+        return (lenient ? LENIENT : STRICT)
+            .limitedTo(
+                new DecodeLimits(maxDepth, maxObjects, maxArrayLength, maxIntDigits, maxWork));
+      } catch (IllegalArgumentException e) {
+        throw new InvalidObjectException(e.getMessage());
+      }
     }
   }
 
   @Override
   public String toString() {
-    return lenient ? "PickleCodec[lenient]" : "PickleCodec";
+    String name = lenient ? "PickleCodec[lenient" : "PickleCodec[";
+    if (limits.equals(DecodeLimits.defaults())) {
+      return lenient ? name + "]" : "PickleCodec";
+    }
+    return name + (lenient ? ", " : "") + limits + "]";
   }
 }
