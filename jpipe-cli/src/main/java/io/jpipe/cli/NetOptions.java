@@ -61,26 +61,18 @@ final class NetOptions {
       description = "bytes (default), pickle or java.")
   CodecChoice codec;
 
-  @Option(
-      names = "--allow-class",
-      paramLabel = "PATTERN",
-      description =
-          "With --codec java, also decode the classes PATTERN names (repeatable):"
-              + " com.example.Point, com.example.* (a package), com.example.** (and its"
-              + " subpackages); !com.example.Bad refuses one. Without it, only JDK value types,"
-              + " the common collections, arrays and records of those are decoded.")
-  List<String> allowClasses = List.of();
-
   /**
    * The codec of the chosen kind. Java serialization always goes through an allow-list here, as
    * suits sockets ({@link JavaSerializationCodec#allowing}), with the {@code --allow-class}
    * patterns added.
    *
+   * @param allowClasses the {@code --allow-class} patterns (none for {@code send}, which never
+   *     decodes)
    * @return the codec
    * @throws CliException if {@code --allow-class} is given without {@code --codec java}, or a
    *     pattern is malformed
    */
-  Codec codec() throws CliException {
+  Codec codec(List<String> allowClasses) throws CliException {
     if (!allowClasses.isEmpty() && codec != CodecChoice.java) {
       throw new CliException("--allow-class needs --codec java");
     }

@@ -75,7 +75,7 @@ final class SendCommand implements Callable<Integer> {
     Address where = NetOptions.address(address);
     byte[] key = net.authkey();
     net.checkTrust(where, key, "send");
-    Codec codec = net.codec();
+    Codec codec = net.codec(List.of());
     try (Connection conn =
         Client.builder(where)
             .authkey(key)

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.BindException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -40,6 +41,16 @@ final class ServeCommand implements Callable<Integer> {
   String address;
 
   @Mixin NetOptions net;
+
+  @Option(
+      names = "--allow-class",
+      paramLabel = "PATTERN",
+      description =
+          "With --codec java, also decode the classes PATTERN names (repeatable):"
+              + " com.example.Point, com.example.* (a package), com.example.** (and its"
+              + " subpackages); !com.example.Bad refuses one. Without it, only JDK value types,"
+              + " the common collections, arrays and records of those are decoded.")
+  List<String> allowClasses = List.of();
 
   @Option(
       names = "--echo",
@@ -102,7 +113,7 @@ final class ServeCommand implements Callable<Integer> {
     Address where = NetOptions.address(address);
     byte[] key = net.authkey();
     net.checkTrust(where, key, "serve");
-    codec = net.codec();
+    codec = net.codec(allowClasses);
     try {
       listener =
           Listener.builder()
