@@ -4,11 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jpipe.CPython;
+import io.jpipe.TestSupport;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,6 +24,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ServeSendTest {
   @TempDir Path dir;
 
+  @AfterEach
+  void noChildLeft() throws InterruptedException {
+    TestSupport.assertNoChildren();
+  }
+
   static Stream<CPython> pythons() {
     return CPython.versions().stream();
   }
@@ -28,6 +36,7 @@ class ServeSendTest {
   private Path keyFile(String key) throws Exception {
     Path f = dir.resolve("key-" + key);
     Files.writeString(f, key + "\n"); // one trailing newline is not part of the key
+    Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
     return f;
   }
 
