@@ -566,7 +566,21 @@ public final class Listener implements AutoCloseable {
           fail(e);
           return;
         }
-        admit(new FdChannel(a.fd(), FdChannel.Kind.SOCKET), a.peer());
+        FdChannel ch = null;
+        try {
+          ch = new FdChannel(a.fd(), FdChannel.Kind.SOCKET);
+          admit(ch, a.peer());
+        } catch (RuntimeException | Error e) {
+          // This connection's trouble (no memory, no thread for its handshake), not the
+          // listening socket's: drop it, count it, and go on accepting after a pause.
+          if (ch == null) {
+            Fds.closeQuietly(a.fd());
+          } else {
+            Fds.closeQuietly(ch);
+          }
+          rejected.incrementAndGet();
+          pauseAccepting();
+        }
       }
     } catch (RuntimeException | Error e) {
       fail(new IOException("the listener's acceptor failed: " + e, e));
@@ -589,17 +603,25 @@ public final class Listener implements AutoCloseable {
     }
   }
 
-  /** Records that accepting failed for good: {@code accept} throws it once the queue is empty. */
+  /**
+   * Records that accepting failed for good: {@code accept} throws it once the queue is empty, and
+   * {@code waitAny} sees the listener ready (so that it learns it at once). The listening socket is
+   * closed, so that new clients are refused rather than left waiting in the kernel's backlog.
+   */
   private void fail(IOException e) {
     lock.lock();
     try {
       if (failure == null) {
         failure = e;
       }
+      if (ready.isEmpty()) {
+        readyFlag.raise();
+      }
       readyOrClosed.signalAll();
     } finally {
       lock.unlock();
     }
+    Fds.closeQuietly(channel);
   }
 
   /** Queues a new connection, or starts its handshake (abandoning the oldest if need be). */
@@ -619,9 +641,9 @@ public final class Listener implements AutoCloseable {
         abandoned = pending.removeFirst();
       }
       Pending p = new Pending(ch, peer, FdChannel.deadlineAfter(handshakeNanos));
-      pending.add(p);
       Thread t = handshakes.newThread(() -> handshake(p));
-      t.start();
+      t.start(); // first: if it cannot start, nothing is left pending (it waits for the lock)
+      pending.add(p);
       handshakeThreads.add(t);
     } finally {
       lock.unlock();
@@ -660,6 +682,8 @@ public final class Listener implements AutoCloseable {
       Handshake.serve(p.channel, authkey, digest, p.deadline);
     } catch (AuthenticationException e) {
       reason = e;
+    } catch (java.nio.channels.ClosedChannelException e) { // abandoned (or the listener closed)
+      reason = new AuthenticationException("the handshake's connection was closed", e);
     } catch (RuntimeException | Error e) { // a bug or no memory: still this connection's end
       reason = new AuthenticationException("authentication handshake failed: " + e, e);
     }

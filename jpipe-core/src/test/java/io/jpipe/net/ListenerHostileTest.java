@@ -100,6 +100,56 @@ class ListenerHostileTest {
   }
 
   @Test
+  void aPeerWhoseNameIsNoAddressIsServedAsUnnamedAndTheListenerGoesOn() throws Exception {
+    // A client may bind any bytes: 100 bytes of 0xFF decode to 300 bytes of U+FFFD, longer than
+    // an abstract name may be. That must not fail the accept, which would end the listener.
+    String name = "jpipe-hostile-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+    try (Listener l = keyed(Address.parse("unix:@" + name)).open()) {
+      Process p =
+          new ProcessBuilder(
+                  "python3",
+                  "-c",
+                  "import socket, sys\n"
+                      + "s = socket.socket(socket.AF_UNIX)\n"
+                      + "s.bind(b'\\0' + b'\\xff' * 100)\n"
+                      + "s.connect(b'\\0' + sys.argv[1].encode())\n"
+                      + "s.close()\n",
+                  name)
+              .redirectErrorStream(true)
+              .start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(0, p.exitValue(), out);
+      Listener.Rejection r = nextRejection(); // it closed without answering the challenge
+      assertEquals(java.util.Optional.of(Address.unix(Path.of(""))), r.peer());
+      honestEcho(l);
+      assertEquals(1, l.rejectedCount());
+    }
+  }
+
+  @Test
+  void anInterruptDuringTheClientsHandshakeIsClosedByInterrupt() throws Exception {
+    // A keyless Unix listener accepts and says nothing: a client with a key waits for the
+    // challenge, and an interrupt ends that wait as for any blocking call.
+    try (Listener silent = Listener.open(Address.unix(dir.resolve("silent.sock")))) {
+      for (boolean virtual : new boolean[] {false, true}) {
+        Thread[] t = new Thread[1];
+        CompletableFuture<Connection> c =
+            TestSupport.async(
+                virtual ? Thread.ofVirtual() : Thread.ofPlatform().daemon(),
+                () -> Client.connect(silent.address(), KEY),
+                t);
+        try (Connection accepted = silent.accept()) {
+          TestSupport.awaitBlocked(t[0]);
+          t[0].interrupt();
+          assertInstanceOf(ClosedByInterruptException.class, TestSupport.failureOf(c));
+          assertNotNull(accepted);
+        }
+      }
+    }
+  }
+
+  @Test
   void theOldestPendingHandshakeIsAbandonedToMakeRoomAndCounted() throws Exception {
     try (Listener l =
         keyed(Address.unix(dir.resolve("l.sock")))

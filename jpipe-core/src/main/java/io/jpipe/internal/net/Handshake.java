@@ -100,10 +100,13 @@ public final class Handshake {
    * @param key the authentication key (may be empty)
    * @param digest the digest to propose, normally {@code "sha256"}
    * @param deadline a {@link System#nanoTime} deadline for the whole handshake
-   * @throws AuthenticationException if it fails, for any reason (the cause says which)
+   * @throws AuthenticationException if it fails (the cause says why)
+   * @throws java.nio.channels.ClosedChannelException if the channel was closed meanwhile, by
+   *     another thread ({@link java.nio.channels.AsynchronousCloseException}) or an interrupt
+   *     ({@link java.nio.channels.ClosedByInterruptException}), as any blocking call says it
    */
   public static void serve(FdChannel ch, byte[] key, String digest, long deadline)
-      throws AuthenticationException {
+      throws AuthenticationException, java.nio.channels.ClosedChannelException {
     run(
         ch,
         deadline,
@@ -120,10 +123,12 @@ public final class Handshake {
    * @param key the authentication key (may be empty)
    * @param digest the digest to propose, normally {@code "sha256"}
    * @param deadline a {@link System#nanoTime} deadline for the whole handshake
-   * @throws AuthenticationException if it fails, for any reason (the cause says which)
+   * @throws AuthenticationException if it fails (the cause says why)
+   * @throws java.nio.channels.ClosedChannelException if the channel was closed meanwhile (close or
+   *     interrupt), as any blocking call says it
    */
   public static void connect(FdChannel ch, byte[] key, String digest, long deadline)
-      throws AuthenticationException {
+      throws AuthenticationException, java.nio.channels.ClosedChannelException {
     run(
         ch,
         deadline,
@@ -137,7 +142,8 @@ public final class Handshake {
     void run() throws IOException;
   }
 
-  private static void run(FdChannel ch, long deadline, Steps steps) throws AuthenticationException {
+  private static void run(FdChannel ch, long deadline, Steps steps)
+      throws AuthenticationException, java.nio.channels.ClosedChannelException {
     try {
       ch.acquire();
       try {
@@ -145,8 +151,8 @@ public final class Handshake {
       } finally {
         ch.release();
       }
-    } catch (AuthenticationException e) {
-      throw e;
+    } catch (AuthenticationException | java.nio.channels.ClosedChannelException e) {
+      throw e; // closed by another thread or an interrupt: the caller's business, not the peer's
     } catch (SocketTimeoutException e) {
       throw new AuthenticationException("authentication handshake timed out", e);
     } catch (EOFException e) {

@@ -92,14 +92,20 @@ public final class Sockets {
           return Address.unix(Path.of(""));
         }
         byte[] raw = sa.asSlice(2, length - 2).toArray(ValueLayout.JAVA_BYTE);
-        if (raw[0] == 0) {
-          return Address.abstractUnix(new String(raw, 1, raw.length - 1, StandardCharsets.UTF_8));
+        try {
+          if (raw[0] == 0) {
+            return Address.abstractUnix(new String(raw, 1, raw.length - 1, StandardCharsets.UTF_8));
+          }
+          int n = 0;
+          while (n < raw.length && raw[n] != 0) {
+            n++;
+          }
+          return Address.unix(Path.of(new String(raw, 0, n, StandardCharsets.UTF_8)));
+        } catch (IllegalArgumentException e) { // InvalidPathException too
+          // A peer may bind any bytes (not UTF-8, longer once decoded): its name cannot be an
+          // Address, and must not fail the accept. It is reported as unnamed, as CPython says ''.
+          return Address.unix(Path.of(""));
         }
-        int n = 0;
-        while (n < raw.length && raw[n] != 0) {
-          n++;
-        }
-        return Address.unix(Path.of(new String(raw, 0, n, StandardCharsets.UTF_8)));
       }
       case Linux.AF_INET -> {
         int port = Short.toUnsignedInt(sa.get(PORT, 2));
@@ -331,7 +337,8 @@ public final class Sockets {
           Linux.EHOSTDOWN,
           Linux.EHOSTUNREACH,
           Linux.ENONET,
-          Linux.EOPNOTSUPP ->
+          Linux.EOPNOTSUPP,
+          Linux.EPERM -> // a firewall refused this connection
           true;
       default -> false;
     };
