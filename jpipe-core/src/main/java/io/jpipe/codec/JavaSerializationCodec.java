@@ -357,13 +357,22 @@ public final class JavaSerializationCodec implements Codec, Serializable {
       return decodeCompact(message, offset, length);
     }
     try {
-      return decodeStream(message, offset, length, true);
-    } catch (StreamScan.TooDeepForThisStack deep) {
-      return onLargeStack(message, offset, length);
+      try {
+        return decodeStream(message, offset, length, true);
+      } catch (StreamScan.TooDeepForThisStack deep) {
+        return onLargeStack(message, offset, length);
+      }
     } catch (StackOverflowError e) {
       throw outOfStack(e);
     } catch (OutOfMemoryError e) {
       throw outOfMemory(e);
+    } catch (LinkageError e) {
+      // A class named by the message cannot be loaded or initialised (module-info, a missing
+      // dependency, a failing static initialiser): the message is refused, not the JVM's business.
+      InvalidClassException ice =
+          new InvalidClassException("a class in the message cannot be loaded or initialised: " + e);
+      ice.initCause(e);
+      throw ice;
     }
   }
 
