@@ -136,13 +136,14 @@ final class ServeCommand implements Callable<Integer> {
     }
     Thread hook = Thread.ofPlatform().name("jpipe-serve-stop").unstarted(this::stopBySignal);
     Runtime.getRuntime().addShutdownHook(hook);
-    try (Watchdog w = new Watchdog("jpipe-serve-idle")) {
-      watchdog = w;
+    watchdog = new Watchdog("jpipe-serve-idle");
+    try {
       say("listening on " + listener.address());
       acceptLoop();
     } finally {
       stop();
       awaitClients();
+      watchdog.close(); // after the clients: a client still being served arms its timer
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException e) {

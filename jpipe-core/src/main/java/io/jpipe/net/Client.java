@@ -191,16 +191,21 @@ public final class Client {
       long connectNanos =
           connectTimeout == null ? Long.MAX_VALUE : Durations.toNanos(connectTimeout);
       FdChannel ch = Sockets.connect(address, connectNanos);
-      if (authkey != null) {
-        try {
+      boolean connected = false;
+      // Whatever goes wrong (a bug, no memory), the socket is closed now, not by a Cleaner later.
+      try {
+        if (authkey != null) {
           Handshake.connect(
               ch, authkey, digest, FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout)));
-        } catch (AuthenticationException e) {
+        }
+        Connection c = Access.connections().newConnection(ch, true, true, codec);
+        connected = true;
+        return c;
+      } finally {
+        if (!connected) {
           Fds.closeQuietly(ch);
-          throw e;
         }
       }
-      return Access.connections().newConnection(ch, true, true, codec);
     }
   }
 }

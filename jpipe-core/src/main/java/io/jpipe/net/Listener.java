@@ -68,10 +68,12 @@ import java.util.function.Consumer;
  * closing the newest instead would let a thousand silent connections lock every honest client out.
  * A handshake that fails, times out or is abandoned never throws from {@link #accept()}: its
  * connection is closed, it is counted ({@link #rejectedCount()}) and reported to {@link
- * Builder#onRejected} with an {@link AuthenticationException} naming the cause. At most {@link
- * Builder#backlog} connections wait for {@code accept()} in the listener; beyond that the acceptor
- * pauses and new clients wait in the kernel's backlog. If the process runs out of descriptors the
- * acceptor pauses for 100 ms and tries again.
+ * Builder#onRejected} with an {@link AuthenticationException} naming the cause. Once {@link
+ * Builder#backlog} connections wait for {@code accept()} in the listener, the acceptor pauses and
+ * new clients wait in the kernel's backlog; the handshakes already under way still complete and
+ * join the queue, so at most {@code backlog + maxPendingHandshakes} connections wait in the
+ * listener. (Pausing the handshakes too would let silent clients hold the acceptor.) If the process
+ * runs out of descriptors the acceptor pauses for 100 ms and tries again.
  *
  * <h2>Trust</h2>
  *
@@ -304,7 +306,8 @@ public final class Listener implements AutoCloseable {
 
     /**
      * The listen backlog ({@value #DEFAULT_BACKLOG} by default); also how many accepted (and
-     * authenticated) connections may wait in the listener for {@link Listener#accept()}.
+     * authenticated) connections may wait in the listener for {@link Listener#accept()} before it
+     * stops accepting (plus the handshakes that were under way then: see {@link Listener}).
      *
      * @param backlog at least 1
      * @return this

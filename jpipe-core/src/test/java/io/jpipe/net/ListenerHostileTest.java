@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.jpipe.Connection;
 import io.jpipe.TestSupport;
@@ -124,6 +125,23 @@ class ListenerHostileTest {
       assertEquals(java.util.Optional.of(Address.unix(Path.of(""))), r.peer());
       honestEcho(l);
       assertEquals(1, l.rejectedCount());
+    }
+  }
+
+  @Test
+  void aServerThatHangsUpDuringTheHandshakeLeavesTheClientNoDescriptor() throws Exception {
+    try (Listener silent = Listener.open(Address.unix(dir.resolve("hangup.sock")))) {
+      for (int round = 0; round < 2; round++) { // the first loads classes and lazy descriptors
+        int fds = TestSupport.fdCount();
+        CompletableFuture<Connection> c =
+            TestSupport.async(() -> Client.connect(silent.address(), KEY));
+        silent.accept().close(); // no challenge: the client reads end of file
+        assertInstanceOf(IOException.class, TestSupport.failureOf(c));
+        if (round == 1 && fds != TestSupport.fdCount()) {
+          // closed by connect itself, not left for a Cleaner to find after a GC
+          fail("a descriptor was left: " + fds + " before, now " + fdTargets());
+        }
+      }
     }
   }
 

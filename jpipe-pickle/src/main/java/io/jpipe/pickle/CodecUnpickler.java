@@ -8,7 +8,9 @@ import java.io.StreamCorruptedException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Objects;
 import net.razorvine.pickle.IObjectConstructor;
 import net.razorvine.pickle.Opcodes;
 import net.razorvine.pickle.PickleUtils;
@@ -61,6 +64,9 @@ final class CodecUnpickler extends Unpickler {
 
   private long objects;
   private long work;
+
+  /** The hashes of the keys in each set or dict being filled that has more than a few. */
+  private final IdentityHashMap<Object, HashCounts> chains = new IdentityHashMap<>();
 
   CodecUnpickler(DecodeLimits limits) {
     this.limits = limits;
@@ -117,7 +123,7 @@ final class CodecUnpickler extends Unpickler {
         Object k = stack.pop();
         @SuppressWarnings("unchecked")
         Map<Object, Object> dict = (Map<Object, Object>) stack.peek();
-        checkHashed(k);
+        checkKey(dict, k);
         dict.put(k, value);
         checkSize(dict.size());
         return NO_RETURN_VALUE;
@@ -126,14 +132,14 @@ final class CodecUnpickler extends Unpickler {
         List<Object> items = stack.pop_all_since_marker();
         @SuppressWarnings("unchecked")
         Collection<Object> set = (Collection<Object>) stack.peek();
-        checkAllHashed(items);
+        checkKeys(set, items);
         set.addAll(items);
         checkSize(set.size());
         return NO_RETURN_VALUE;
       }
       case Opcodes.FROZENSET -> {
         List<Object> items = stack.pop_all_since_marker();
-        checkAllHashed(items);
+        checkKeys(null, items);
         HashSet<Object> set = new HashSet<>(items);
         checkSize(set.size());
         stack.add(set);
@@ -144,8 +150,8 @@ final class CodecUnpickler extends Unpickler {
         // state's keys into the object: they are hashed twice.
         Object state = stack.pop();
         if (state instanceof Map<?, ?> m) {
-          checkAllHashed(m.keySet());
-          checkAllHashed(m.keySet());
+          checkKeys(null, m.keySet());
+          checkKeys(null, m.keySet());
         }
         stack.add(state instanceof LinkedHashMap<?, ?> m ? new HashMap<>(m) : state);
       }
@@ -156,6 +162,30 @@ final class CodecUnpickler extends Unpickler {
         if (args instanceof Object[] a) {
           checkCall(constructor, a);
         }
+      }
+      case Opcodes.NEWOBJ_EX -> { // cls, args, kwargs: the same call as NEWOBJ
+        Object kwargs = stack.pop();
+        Object args = stack.pop();
+        Object constructor = stack.peek();
+        stack.add(args);
+        stack.add(kwargs);
+        if (args instanceof Object[] a) {
+          checkCall(constructor, a);
+        }
+      }
+      case Opcodes.APPENDS -> {
+        // Razorvine trims the list after every APPENDS, and the stack after every POP_MARK: one
+        // item at a time, that copies the whole list each time (quadratic).
+        List<Object> items = stack.pop_all_since_marker();
+        @SuppressWarnings("unchecked")
+        ArrayList<Object> list = (ArrayList<Object>) stack.peek();
+        list.addAll(items);
+        checkSize(list.size());
+        return NO_RETURN_VALUE;
+      }
+      case Opcodes.POP_MARK -> {
+        stack.pop_all_since_marker();
+        return NO_RETURN_VALUE;
       }
       case Opcodes.OBJ -> {
         List<Object> items = stack.pop_all_since_marker();
@@ -204,7 +234,7 @@ final class CodecUnpickler extends Unpickler {
           stack.add(n.intValue());
         }
       }
-      case Opcodes.APPEND, Opcodes.APPENDS, Opcodes.LIST -> {
+      case Opcodes.APPEND, Opcodes.LIST -> {
         if (stack.peek() instanceof Collection<?> c) {
           checkSize(c.size());
         }
@@ -308,7 +338,7 @@ final class CodecUnpickler extends Unpickler {
     }
     if ((constructor == FROZENSET || constructor instanceof SetConstructor)
         && args[0] instanceof Collection<?> items) {
-      checkAllHashed(items);
+      checkKeys(null, items);
     } else if (constructor != null
         && constructor == objectConstructors.get("decimal.Decimal")
         && args[0] instanceof String text) {
@@ -321,8 +351,12 @@ final class CodecUnpickler extends Unpickler {
     if (pairs.size() % 2 != 0) {
       throw new IllegalArgumentException("odd number of items for a dict");
     }
+    List<Object> keys = new ArrayList<>(pairs.size() / 2);
     for (int i = 0; i < pairs.size(); i += 2) {
-      checkHashed(pairs.get(i));
+      keys.add(pairs.get(i));
+    }
+    checkKeys(dict, keys);
+    for (int i = 0; i < pairs.size(); i += 2) {
       dict.put(pairs.get(i), pairs.get(i + 1));
     }
     checkSize(dict.size());
@@ -336,9 +370,59 @@ final class CodecUnpickler extends Unpickler {
     }
   }
 
-  private void checkAllHashed(Collection<?> items) throws DecodeLimitException {
-    for (Object item : items) {
-      checkHashed(item);
+  /**
+   * Before {@code key} is put into {@code container}, a set or dict being filled: {@link
+   * #checkKeys}.
+   */
+  private void checkKey(Object container, Object key) throws DecodeLimitException {
+    checkKeys(container, Collections.singletonList(key));
+  }
+
+  /**
+   * Before {@code keys} are put into {@code container}, a set or dict being filled (null: a new
+   * one): {@link #checkHashed} each, and charge the keys already there with the same hash. Java's
+   * {@code HashMap} compares a key with every key of its bucket (a tree bucket orders only keys of
+   * one comparable class), so many distinct keys of one hash cost the square of their number.
+   */
+  private void checkKeys(Object container, Collection<?> keys) throws DecodeLimitException {
+    HashCounts counts = container == null ? null : chains.get(container);
+    if (counts == null) {
+      Collection<?> present =
+          switch (container) {
+            case null -> List.of();
+            case Map<?, ?> m -> m.keySet();
+            default -> (Collection<?>) container;
+          };
+      if (present.size() + keys.size() >= HashCounts.UNTRACKED) {
+        counts = new HashCounts(); // below, a few keys cost little however they collide
+        for (Object k : present) {
+          counts.add(Objects.hashCode(k));
+        }
+        if (container != null) {
+          chains.put(container, counts);
+        }
+      }
+    }
+    for (Object key : keys) {
+      long size = checkHashed(key);
+      if (counts != null) {
+        chargeCollisions(counts.add(Objects.hashCode(key)), size);
+      }
+    }
+  }
+
+  /**
+   * A key of {@code size} elements meets {@code before} keys of its hash: {@link
+   * DecodeLimits#HASHING_STEPS} steps per element compared, as for hashing.
+   */
+  private void chargeCollisions(int before, long size) throws DecodeLimitException {
+    if (before > 0) {
+      long each =
+          size > Long.MAX_VALUE / DecodeLimits.HASHING_STEPS
+              ? Long.MAX_VALUE
+              : size * DecodeLimits.HASHING_STEPS;
+      long steps = each > Long.MAX_VALUE / before ? Long.MAX_VALUE : before * each;
+      charge(steps, "keys whose hashes collide");
     }
   }
 
@@ -346,8 +430,10 @@ final class CodecUnpickler extends Unpickler {
    * Before {@code key} is hashed into a set or a dict: Java hashes lists, sets and dicts by their
    * elements, recursively, where CPython refuses them or caches the hash. Walks the key without
    * recursion; refuses it if it contains itself or nests too deep, and charges its expanded size.
+   *
+   * @return its expanded size: what comparing it with another key may cost
    */
-  private void checkHashed(Object key) throws DecodeLimitException {
+  private long checkHashed(Object key) throws DecodeLimitException {
     if (key instanceof Collection<?> || key instanceof Map<?, ?>) {
       long[] shape = walk(key, true);
       if (shape[0] > SHARING_FLOOR && shape[0] / SHARING_RATIO > shape[2]) {
@@ -366,7 +452,9 @@ final class CodecUnpickler extends Unpickler {
               ? Long.MAX_VALUE
               : inside * DecodeLimits.HASHING_STEPS;
       charge(steps, "hashing set elements and dict keys");
+      return shape[0];
     }
+    return 1;
   }
 
   private void charge(long steps, String what) throws DecodeLimitException {
@@ -374,6 +462,59 @@ final class CodecUnpickler extends Unpickler {
     if (work > limits.maxWork()) {
       throw new DecodeLimitException(
           "maxWork", limits.maxWork(), "more steps than that for " + what);
+    }
+  }
+
+  /** How many keys had each hash: an open-addressing table of ints. */
+  private static final class HashCounts {
+    /** Containers with fewer keys than this are not tracked. */
+    static final int UNTRACKED = 8;
+
+    private int[] hashes = new int[32];
+    private int[] counts = new int[32];
+    private int used;
+
+    /** Counts {@code hash} once more; returns how many times it was counted before. */
+    int add(int hash) {
+      if (2 * (used + 1) > hashes.length) {
+        grow();
+      }
+      int mask = hashes.length - 1;
+      int i = mix(hash) & mask;
+      while (counts[i] != 0 && hashes[i] != hash) {
+        i = (i + 1) & mask;
+      }
+      int before = counts[i];
+      if (before == 0) {
+        hashes[i] = hash;
+        used++;
+      }
+      counts[i] = before == Integer.MAX_VALUE ? before : before + 1;
+      return before;
+    }
+
+    private void grow() {
+      int[] oldHashes = hashes;
+      int[] oldCounts = counts;
+      hashes = new int[oldHashes.length * 2];
+      counts = new int[oldCounts.length * 2];
+      int mask = hashes.length - 1;
+      for (int j = 0; j < oldHashes.length; j++) {
+        if (oldCounts[j] != 0) {
+          int i = mix(oldHashes[j]) & mask;
+          while (counts[i] != 0) {
+            i = (i + 1) & mask;
+          }
+          hashes[i] = oldHashes[j];
+          counts[i] = oldCounts[j];
+        }
+      }
+    }
+
+    /** Spreads the hash, as linear probing needs (keys such as 0, 32, 64 would cluster). */
+    private static int mix(int h) {
+      int x = h * 0x9E3779B9;
+      return x ^ (x >>> 16);
     }
   }
 

@@ -144,18 +144,21 @@ import net.razorvine.pickle.PickleException;
  * Razorvine's own table of constructors (the types above, {@code copy_reg._reconstructor}, {@code
  * operator.attrgetter}, {@code _codecs.encode}, and whatever code in this JVM added with {@code
  * Unpickler.registerConstructor}); a builtin exception name gets a {@code PythonException}, and any
- * other name a {@code ClassDict} constructor. {@code REDUCE} and {@code NEWOBJ} call that
- * constructor's {@code construct(args)}; a {@code ClassDict} takes no arguments, so reducing an
- * unknown callable with arguments (the usual {@code os.system} exploit) is an error, not a call.
- * Two steps call a method found by reflection: {@code BUILD} calls a public {@code __setstate__} of
- * the object built so far, which only Razorvine's {@code ClassDict}, {@code PythonException} and
- * {@code Tzinfo} have, and reducing {@code copy_reg._reconstructor} calls a public {@code
- * reconstruct} of its first argument, which only Razorvine's {@code TimeZoneConstructor} has. What
- * a hostile pickle can still do, within the limits: make objects in proportion to its size, and
- * build a structure that contains itself, whose {@code hashCode} or {@code toString} (outside
- * jpipe) overflows the stack. Keys whose Java hashes collide are not limited: a dict of many
- * distinct frozensets with equal hashes costs time quadratic in their number. Both registries,
- * Razorvine's constructors and its custom picklers, are global to the JVM.
+ * other name a {@code ClassDict} constructor. {@code REDUCE}, {@code NEWOBJ} and {@code NEWOBJ_EX}
+ * (without keyword arguments) call that constructor's {@code construct(args)}, after the same
+ * checks (a set's elements are hashed within the limits, a {@code Decimal}'s digits counted); a
+ * {@code ClassDict} takes no arguments, so reducing an unknown callable with arguments (the usual
+ * {@code os.system} exploit) is an error, not a call. Two steps call a method found by reflection:
+ * {@code BUILD} calls a public {@code __setstate__} of the object built so far, which only
+ * Razorvine's {@code ClassDict}, {@code PythonException} and {@code Tzinfo} have, and reducing
+ * {@code copy_reg._reconstructor} calls a public {@code reconstruct} of its first argument, which
+ * only Razorvine's {@code TimeZoneConstructor} has. What a hostile pickle can still do, within the
+ * limits: make objects in proportion to its size, and build a structure that contains itself, whose
+ * {@code hashCode} or {@code toString} (outside jpipe) overflows the stack. Keys whose Java hashes
+ * collide cost {@code maxWork} steps in proportion to the keys of the same hash already in the set
+ * or dict, times their size: Java compares a key with every key of its bucket, so many distinct
+ * keys of one hash (lists, frozensets, or keys of several types) would cost the square of their
+ * number. Both registries, Razorvine's constructors and its custom picklers, are global to the JVM.
  *
  * <h2>Threads and processes</h2>
  *

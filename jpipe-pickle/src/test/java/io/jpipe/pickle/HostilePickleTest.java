@@ -30,6 +30,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import net.razorvine.pickle.objects.ClassDict;
 import org.junit.jupiter.api.AfterAll;
@@ -237,6 +238,100 @@ class HostilePickleTest {
     return pickle(repeat("5d", n), repeat("61", n - 1));
   }
 
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** BINUNICODE {@code s} (ASCII). */
+  private static byte[] unicode(String s) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write('X');
+    out.writeBytes(le32(s.length()));
+    out.writeBytes(ascii(s));
+    return out.toByteArray();
+  }
+
+  private static byte[] le32(int n) {
+    return new byte[] {(byte) n, (byte) (n >>> 8), (byte) (n >>> 16), (byte) (n >>> 24)};
+  }
+
+  /** BININT {@code n}. */
+  private static byte[] binint(int n) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.write('J');
+    out.writeBytes(le32(n));
+    return out.toByteArray();
+  }
+
+  /**
+   * CPython's SerialDOS, as NEWOBJ_EX builds it: {@code t1, t2 = set(['foo']), set()}, then {@code
+   * levels} times {@code t1, t2 = set([t1, t2, 'foo']), set([t1, t2])}; the result is {@code t1}.
+   * Every set is made by {@code NEWOBJ_EX(builtins.set, (items,), {})}.
+   */
+  private static byte[] nestedSetsByNewobjEx(int levels) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] set = ascii("cbuiltins\nset\n");
+    byte[] newobjEx = hex("85 7d 92"); // TUPLE1 EMPTY_DICT NEWOBJ_EX
+    // memo 2i: t1 of level i, 2i + 1: t2 of level i
+    out.writeBytes(set);
+    out.writeBytes(hex("5d 28")); // EMPTY_LIST MARK
+    out.writeBytes(unicode("foo"));
+    out.writeBytes(hex("65")); // APPENDS
+    out.writeBytes(newobjEx);
+    out.writeBytes(hex("72"));
+    out.writeBytes(le32(0)); // LONG_BINPUT 0
+    out.writeBytes(hex("30")); // POP
+    out.writeBytes(set);
+    out.writeBytes(hex("5d"));
+    out.writeBytes(newobjEx);
+    out.writeBytes(hex("72"));
+    out.writeBytes(le32(1));
+    out.writeBytes(hex("30"));
+    for (int i = 1; i <= levels; i++) {
+      for (boolean first : new boolean[] {true, false}) {
+        out.writeBytes(set);
+        out.writeBytes(hex("5d 28"));
+        out.writeBytes(hex("6a"));
+        out.writeBytes(le32(2 * (i - 1))); // LONG_BINGET t1
+        out.writeBytes(hex("6a"));
+        out.writeBytes(le32(2 * (i - 1) + 1)); // LONG_BINGET t2
+        if (first) {
+          out.writeBytes(unicode("foo"));
+        }
+        out.writeBytes(hex("65"));
+        out.writeBytes(newobjEx);
+        out.writeBytes(hex("72"));
+        out.writeBytes(le32(2 * i + (first ? 0 : 1)));
+        out.writeBytes(hex("30"));
+      }
+    }
+    out.writeBytes(hex("6a"));
+    out.writeBytes(le32(2 * levels));
+    return pickle(out.toByteArray());
+  }
+
+  /**
+   * {@code n} distinct lists {@code [k, 31 * n - 31 * k]}, all of the same Java hash, put into the
+   * container {@code empty} makes by one {@code add} (ADDITEMS or SETITEMS; for a dict each list is
+   * its own value).
+   */
+  private static byte[] collidingLists(int n, byte[] empty, byte[] add) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    out.writeBytes(empty);
+    out.writeBytes(hex("28")); // MARK
+    for (int k = 0; k < n; k++) {
+      out.writeBytes(hex("5d 28")); // EMPTY_LIST MARK
+      out.writeBytes(binint(k));
+      out.writeBytes(binint(31 * n - 31 * k));
+      out.writeBytes(hex("65")); // APPENDS
+      if (add[0] == 0x75) {
+        out.writeBytes(hex("32")); // DUP: the value
+      }
+    }
+    out.writeBytes(add);
+    return pickle(out.toByteArray());
+  }
+
   /** An attack and the limit it must be refused by (null: StreamCorruptedException). */
   record Attack(String name, byte[] pickle, String limit) {}
 
@@ -290,6 +385,25 @@ class HostilePickleTest {
             ("cdecimal\nDecimal\n(V" + "7".repeat(5_000) + "\ntR.")
                 .getBytes(StandardCharsets.US_ASCII),
             "maxIntDigits"),
+        new Attack(
+            "nested sets built by NEWOBJ_EX sharing their elements, 100 levels",
+            nestedSetsByNewobjEx(100),
+            "maxWork"),
+        new Attack(
+            "a Decimal of 5,000 digits built by NEWOBJ_EX",
+            pickle(
+                ascii("cdecimal\nDecimal\n"),
+                unicode("7".repeat(5_000)),
+                hex("85 7d 92")), // TUPLE1 EMPTY_DICT NEWOBJ_EX
+            "maxIntDigits"),
+        new Attack(
+            "100,000 distinct lists of one hash in a set",
+            collidingLists(100_000, hex("8f"), hex("90")), // EMPTY_SET ... ADDITEMS
+            "maxWork"),
+        new Attack(
+            "100,000 distinct lists of one hash as dict keys",
+            collidingLists(100_000, hex("7d"), hex("75")), // EMPTY_DICT ... SETITEMS (key, key)
+            "maxWork"),
         new Attack("a bytes of 1 GiB claimed", hex("80 04 42 00 00 00 40 00 00 2e"), null),
         new Attack("a LONG4 of 1 GiB claimed", hex("80 04 8b 00 00 00 40 01 2e"), null));
   }
@@ -438,6 +552,40 @@ class HostilePickleTest {
           python.assertThat("type(x[0][0]) is tuple and x[0][0][1] == 1", encode(codec, t));
           return null;
         });
+  }
+
+  @Test
+  void aMillionAppendsOfOneItemAndAMillionPopMarksDecode() throws Exception {
+    // Razorvine trimmed the list after every APPENDS and the stack after every POP_MARK: each
+    // copied everything so far, and these took hours. (The class's timeout catches a return.)
+    int n = 1_000_000;
+    ByteArrayOutputStream appends = new ByteArrayOutputStream();
+    appends.writeBytes(hex("5d")); // EMPTY_LIST
+    for (int i = 0; i < n; i++) {
+      appends.writeBytes(hex("28 4e 65")); // MARK NONE APPENDS
+    }
+    List<?> list = assertInstanceOf(List.class, decode(codec, pickle(appends.toByteArray())));
+    assertEquals(n, list.size());
+
+    ByteArrayOutputStream marks = new ByteArrayOutputStream();
+    marks.writeBytes(repeat("4e", n)); // NONE n times: a deep stack
+    for (int i = 0; i < n; i++) {
+      marks.writeBytes(hex("28 31")); // MARK POP_MARK
+    }
+    marks.writeBytes(binint(7));
+    assertEquals(7, decode(codec, pickle(marks.toByteArray())));
+  }
+
+  @Test
+  void setsAndDecimalsBuiltByNewobjExDecodeWithinTheLimits() throws Exception {
+    Set<?> t1 = assertInstanceOf(Set.class, decode(codec, nestedSetsByNewobjEx(3)));
+    assertEquals(3, t1.size());
+    assertTrue(t1.contains("foo"));
+    assertEquals(
+        new java.math.BigDecimal("7".repeat(4_300)),
+        decode(
+            codec,
+            pickle(ascii("cdecimal\nDecimal\n"), unicode("7".repeat(4_300)), hex("85 7d 92"))));
   }
 
   @Test
