@@ -1,0 +1,29 @@
+/**
+ * Pipes, connections, child JVMs and a process-shared lock: Python's {@code multiprocessing} Pipe
+ * model on real kernel objects.
+ *
+ * <ul>
+ *   <li>{@link io.jpipe.Pipe} opens a {@code socketpair} (duplex) or a {@code pipe2} (one-way) and
+ *       hands out its two {@link io.jpipe.Connection} ends; a connection sends and receives whole
+ *       messages, framed as CPython frames them, as objects (through a {@link
+ *       io.jpipe.codec.Codec}) or as bytes.
+ *   <li>{@link io.jpipe.ChildProcess} runs a serializable method reference in a new JVM; the
+ *       connections and locks among its arguments arrive there as live objects, and the child holds
+ *       no other descriptor of the parent's.
+ *   <li>{@link io.jpipe.ProcessLock} is a {@link java.util.concurrent.locks.Lock} shared by
+ *       processes that survives a holder that dies.
+ *   <li>{@link io.jpipe.Connections#waitAny(java.util.Collection, java.time.Duration)} waits on
+ *       many connections, processes and listeners at once.
+ * </ul>
+ *
+ * <p>The exceptions of this package are the {@link java.io.IOException}s CPython's errors map to:
+ * {@link io.jpipe.BrokenPipeException}, {@link io.jpipe.MessageTooLongException}, {@link
+ * io.jpipe.TruncatedMessageException}, {@link io.jpipe.ProtocolException}, {@link
+ * io.jpipe.BufferTooShortException} and {@link io.jpipe.ProcessStartException}; end of file is a
+ * {@link java.io.EOFException}.
+ *
+ * <p>Every JVM that uses this package needs native access: {@code
+ * --enable-native-access=ALL-UNNAMED} on the class path, {@code =io.jpipe} on the module path (see
+ * the overview). Child JVMs get it from jpipe.
+ */
+package io.jpipe;
