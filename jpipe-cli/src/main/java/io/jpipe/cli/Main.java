@@ -1,6 +1,9 @@
 package io.jpipe.cli;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(
     name = "jpipe",
     mixinStandardHelpOptions = true,
-    version = "jpipe 0.1.0",
+    versionProvider = Main.Version.class,
     description = "Python's multiprocessing Pipe model on the JVM, over real kernel pipes.",
     subcommands = {
       DemoCommand.class,
@@ -26,6 +29,21 @@ public final class Main {
   static final int MAX_ERROR_LINE = 600;
 
   private Main() {}
+
+  /** {@code jpipe --version}: the pom's version, which the build writes in a resource. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+        if (in == null) {
+          throw new IOException("version.properties is missing from the jpipe build");
+        }
+        p.load(in);
+      }
+      return new String[] {"jpipe " + p.getProperty("version")};
+    }
+  }
 
   /**
    * Runs the command line.

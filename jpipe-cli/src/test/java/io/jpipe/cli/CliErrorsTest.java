@@ -69,6 +69,13 @@ class CliErrorsTest {
     assertEquals("", r.out(), "nothing on stdout");
   }
 
+  @Test
+  void versionIsThePomsVersion() {
+    Result r = run("--version");
+    assertEquals(0, r.exit(), "stderr: " + r.err());
+    assertEquals("jpipe " + System.getProperty("jpipe.test.version") + "\n", r.out());
+  }
+
   private Path keyFile(String name, String mode) throws Exception {
     Path f = dir.resolve(name);
     Files.writeString(f, "secret\n");
