@@ -62,6 +62,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * attached to the same block by name, as Python pickles it; the child closes it and does not unlink
  * it. The block must still have its name when the child starts.
  *
+ * <p>The mapping is as long as the block was when it was mapped here. If another process shrinks
+ * the file afterwards ({@code ftruncate}), an access past its new end throws {@link InternalError}
+ * (the JVM's answer to the SIGBUS), as with a {@link java.nio.MappedByteBuffer}; nothing else is
+ * harmed.
+ *
  * <p>Thread-safe. The memory is shared with other processes: order accesses with {@link
  * java.lang.invoke.VarHandle}s on {@link #segment()} (see {@link ValueLayout#varHandle}), a {@link
  * ProcessLock}, or messages.
