@@ -1,5 +1,6 @@
 package io.jpipe;
 
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jpipe.internal.spawn.WarmPool;
 import java.io.ByteArrayOutputStream;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
@@ -107,6 +109,37 @@ class SharedValuesTest {
   static void prefixSums(SharedIntArray seq) {
     for (int i = 1; i < seq.length(); i++) {
       seq.addAndGet(i, seq.get(i - 1));
+    }
+  }
+
+  static void doubleAll(SharedLongArray arr, SharedMemory shm) {
+    for (int i = 0; i < arr.length(); i++) {
+      arr.set(i, 2 * arr.get(i));
+    }
+    try (shm) {
+      shm.segment().set(JAVA_LONG, 0, arr.length());
+    }
+  }
+
+  // _TestValue.test_value again, with a child started from a warm spare (descriptors passed over a
+  // socket, not inherited at spawn), and a SharedMemory beside the values
+  @Test
+  void aWarmChildGetsTheSameMemory() throws Exception {
+    try (SharedLongArray arr = SharedLongArray.create(new long[] {1, 2, 3});
+        SharedMemory shm = SharedMemory.create(8)) {
+      try {
+        ChildProcess p =
+            ChildProcess.of(SharedValuesTest::doubleAll, arr, shm)
+                .startMethod(ChildProcess.StartMethod.WARM);
+        p.start();
+        p.join();
+        assertEquals(0, p.exitCode().orElseThrow());
+        assertArrayEquals(new long[] {2, 4, 6}, arr.toArray());
+        assertEquals(3, shm.segment().get(JAVA_LONG, 0));
+      } finally {
+        shm.unlink();
+        WarmPool.shutdown(); // before the check that no child is left
+      }
     }
   }
 
