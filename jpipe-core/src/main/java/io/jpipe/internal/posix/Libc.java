@@ -865,6 +865,53 @@ public final class Libc {
     }
   }
 
+  private static final class ShmOpen {
+    static final MethodHandle H =
+        Native.downcall("shm_open", fn(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Mode.ERRNO);
+  }
+
+  /**
+   * {@code int shm_open(const char *name, int oflag, mode_t mode)} (POSIX; in libc.so.6 since glibc
+   * 2.34): opens {@code /dev/shm/NAME}, close-on-exec.
+   */
+  public static int shmOpen(MemorySegment errno, MemorySegment name, int flags, int mode) {
+    try {
+      return (int) ShmOpen.H.invokeExact(errno, name, flags, mode);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class ShmUnlink {
+    static final MethodHandle H = Native.downcall("shm_unlink", fn(JAVA_INT, ADDRESS), Mode.ERRNO);
+  }
+
+  /** {@code int shm_unlink(const char *name)} (POSIX; in libc.so.6 since glibc 2.34). */
+  public static int shmUnlink(MemorySegment errno, MemorySegment name) {
+    try {
+      return (int) ShmUnlink.H.invokeExact(errno, name);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  private static final class Fstat {
+    static final MethodHandle H =
+        Native.downcall("fstat", fn(JAVA_INT, JAVA_INT, ADDRESS), Mode.ERRNO);
+  }
+
+  /**
+   * {@code int fstat(int fd, struct stat *st)} (a real symbol since glibc 2.33); {@code st} is
+   * {@link Linux#STAT_SIZE} bytes.
+   */
+  public static int fstat(MemorySegment errno, int fd, MemorySegment st) {
+    try {
+      return (int) Fstat.H.invokeExact(errno, fd, st);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
   private static final class Munmap {
     static final MethodHandle H =
         Native.downcall("munmap", fn(JAVA_INT, ADDRESS, JAVA_LONG), Mode.PLAIN);

@@ -31,6 +31,7 @@ public final class Linux {
   public static final int EMFILE = 24;
   public static final int EPIPE = 32;
   public static final int EDEADLK = 35;
+  public static final int ENAMETOOLONG = 36;
   public static final int ENOSYS = 38;
   public static final int ENONET = 64;
   public static final int EPROTO = 71;
@@ -68,6 +69,16 @@ public final class Linux {
   public static final int EFD_CLOEXEC = 0x80000;
   public static final int EFD_NONBLOCK = 0x800;
   public static final int MFD_CLOEXEC = 1;
+  public static final int O_RDONLY = 0;
+  public static final int O_RDWR = 2;
+  public static final int O_CREAT = 0x40;
+  public static final int O_EXCL = 0x80;
+
+  /** {@code sizeof(struct stat)}: 144 on x86-64, 128 on aarch64; we reserve 256. */
+  public static final long STAT_SIZE = 256;
+
+  /** Offset of {@code st_size} in {@code struct stat}: 48 on both x86-64 and aarch64. */
+  public static final long STAT_ST_SIZE = 48;
 
   // sockets
   public static final int AF_UNIX = 1;

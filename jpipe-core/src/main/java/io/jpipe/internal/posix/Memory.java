@@ -44,11 +44,27 @@ public final class Memory {
    * @return the mapping, not owned by any arena
    * @throws IOException if mmap fails
    */
-  @SuppressWarnings("restricted")
   public static MemorySegment mapShared(MemorySegment errno, int fd, long length)
       throws IOException {
+    return mapShared(errno, fd, length, 0);
+  }
+
+  /**
+   * Maps {@code length} bytes of {@code fd} from {@code offset} on, shared ({@code MAP_SHARED},
+   * read and write).
+   *
+   * @param errno the capture segment
+   * @param fd the file, at least {@code offset + length} bytes long
+   * @param length the size in bytes
+   * @param offset where in the file the mapping starts, a multiple of the page size
+   * @return the mapping, not owned by any arena
+   * @throws IOException if mmap fails
+   */
+  @SuppressWarnings("restricted")
+  public static MemorySegment mapShared(MemorySegment errno, int fd, long length, long offset)
+      throws IOException {
     MemorySegment map =
-        Libc.mmap(errno, length, Linux.PROT_READ | Linux.PROT_WRITE, Linux.MAP_SHARED, fd, 0);
+        Libc.mmap(errno, length, Linux.PROT_READ | Linux.PROT_WRITE, Linux.MAP_SHARED, fd, offset);
     if (map.address() == -1L) {
       throw Errno.exception("mmap", Native.errno(errno));
     }

@@ -31,8 +31,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * mapped: 4 KiB, rather than a crash.
  */
 public final class SharedMutex {
-  /** Shared memory size: one page. */
-  static final long SIZE = 4096;
+  /**
+   * Shared memory size: one page. Memory asked for beyond it ({@link #create(long)}) starts here.
+   */
+  public static final long SIZE = 4096;
 
   /** Results of the locking calls. */
   public static final int OK = 0;
@@ -77,6 +79,22 @@ public final class SharedMutex {
    * @throws IOException if memory or a descriptor cannot be had
    */
   public static SharedMutex create() throws IOException {
+    return create(0);
+  }
+
+  /**
+   * Creates a new mutex in new shared memory, followed by {@code extraBytes} of zeroed shared
+   * memory from offset {@link #SIZE} of the memfd on: memory that travels to child processes with
+   * the mutex's descriptor (see {@link SharedCells}). Only the mutex's page is mapped here.
+   *
+   * @param extraBytes bytes after the mutex's page, at least 0
+   * @return the mutex
+   * @throws IOException if memory or a descriptor cannot be had
+   */
+  public static SharedMutex create(long extraBytes) throws IOException {
+    if (extraBytes < 0) {
+      throw new IllegalArgumentException("extraBytes < 0: " + extraBytes);
+    }
     Scratch s = Scratch.get();
     int fd;
     try (Arena arena = Arena.ofConfined()) {
@@ -86,7 +104,7 @@ public final class SharedMutex {
       throw Errno.exception("memfd_create", Native.errno(s.errno));
     }
     try {
-      if (Libc.ftruncate(s.errno, fd, SIZE) != 0) {
+      if (Libc.ftruncate(s.errno, fd, SIZE + extraBytes) != 0) {
         throw Errno.exception("ftruncate", Native.errno(s.errno));
       }
       MemorySegment map = Memory.mapShared(s.errno, fd, SIZE);
