@@ -1,6 +1,6 @@
 /**
- * Pipes, connections, child JVMs and a process-shared lock: Python's {@code multiprocessing} Pipe
- * model on real kernel objects.
+ * Pipes, connections, child JVMs, a process-shared lock and shared memory: Python's {@code
+ * multiprocessing} Pipe model on real kernel objects.
  *
  * <ul>
  *   <li>{@link io.jpipe.Pipe} opens a {@code socketpair} (duplex) or a {@code pipe2} (one-way) and
@@ -12,6 +12,11 @@
  *       no other descriptor of the parent's.
  *   <li>{@link io.jpipe.ProcessLock} is a {@link java.util.concurrent.locks.Lock} shared by
  *       processes that survives a holder that dies.
+ *   <li>{@link io.jpipe.SharedMemory} is a named block of POSIX shared memory that CPython's {@code
+ *       multiprocessing.shared_memory.SharedMemory} attaches to by name; {@link
+ *       io.jpipe.SharedInt}, {@link io.jpipe.SharedLong}, {@link io.jpipe.SharedDouble} and their
+ *       arrays ({@link io.jpipe.SharedLongArray} and so on) are CPython's {@code Value} and {@code
+ *       Array}: numbers shared with child JVMs, each with its {@link io.jpipe.ProcessLock}.
  *   <li>{@link io.jpipe.Connections#waitAny(java.util.Collection, java.time.Duration)} waits on
  *       many connections, processes and listeners at once.
  * </ul>
