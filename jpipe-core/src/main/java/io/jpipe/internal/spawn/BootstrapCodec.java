@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.io.InvalidObjectException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * The bytes a child receives: a compact form for what nearly every child gets (a static-method
@@ -37,9 +39,25 @@ final class BootstrapCodec {
 
   private static final int MAGIC = 0x4a504231; // "JPB1"
 
-  /** Encodes a bootstrap; connections and locks get their indexes in {@code inheritance}. */
+  /** Encodes a bootstrap; connections and locks get their indexes in {@code inh}. */
   static byte[] encode(
       String name, boolean daemon, long parentPid, Object target, Object[] args, Inheritance inh)
+      throws IOException {
+    return encode(name, daemon, parentPid, target, args, inh, new HashSet<>());
+  }
+
+  /**
+   * Encodes a bootstrap; connections and locks get their indexes in {@code inh}, and {@code
+   * classes} gets the classes the child will load to decode and run it.
+   */
+  static byte[] encode(
+      String name,
+      boolean daemon,
+      long parentPid,
+      Object target,
+      Object[] args,
+      Inheritance inh,
+      Set<Class<?>> classes)
       throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
     DataOutputStream out = new DataOutputStream(bytes);
@@ -47,6 +65,7 @@ final class BootstrapCodec {
     out.writeUTF(name);
     out.writeBoolean(daemon);
     out.writeLong(parentPid);
+    classes.add(target.getClass()); // a lambda's class has its capturing class's loader
     Serializable described = Targets.describe((Serializable) target);
     if (described instanceof Targets.StaticMethod m) {
       out.writeByte(1);
@@ -55,17 +74,18 @@ final class BootstrapCodec {
       out.writeUTF(m.descriptor);
     } else {
       out.writeByte(2);
-      serialized(out, described, inh);
+      serialized(out, described, inh, classes);
     }
     out.writeInt(args.length);
     for (Object a : args) {
-      value(out, a, inh);
+      value(out, a, inh, classes);
     }
     out.flush();
     return bytes.toByteArray();
   }
 
-  private static void value(DataOutputStream out, Object a, Inheritance inh) throws IOException {
+  private static void value(DataOutputStream out, Object a, Inheritance inh, Set<Class<?>> classes)
+      throws IOException {
     switch (a) {
       case null -> out.writeByte(0);
       case Connection c -> {
@@ -79,7 +99,7 @@ final class BootstrapCodec {
           out.writeByte(0);
         } else {
           out.writeByte(1);
-          serialized(out, c.codec(), inh);
+          serialized(out, c.codec(), inh, classes);
         }
       }
       case ProcessLock l -> {
@@ -90,7 +110,7 @@ final class BootstrapCodec {
         byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
         if (!new String(utf8, StandardCharsets.UTF_8).equals(s)) { // a lone surrogate
           out.writeByte(9);
-          serialized(out, s, inh);
+          serialized(out, s, inh, classes);
         } else {
           out.writeByte(3);
           out.writeInt(utf8.length);
@@ -115,15 +135,15 @@ final class BootstrapCodec {
       }
       default -> {
         out.writeByte(9);
-        serialized(out, a, inh);
+        serialized(out, a, inh, classes);
       }
     }
   }
 
-  private static void serialized(DataOutputStream out, Object o, Inheritance inh)
-      throws IOException {
+  private static void serialized(
+      DataOutputStream out, Object o, Inheritance inh, Set<Class<?>> classes) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (SpawnOutput s = new SpawnOutput(bytes, inh)) {
+    try (SpawnOutput s = new SpawnOutput(bytes, inh, classes)) {
       s.writeObject(o);
     }
     out.writeInt(bytes.size());
