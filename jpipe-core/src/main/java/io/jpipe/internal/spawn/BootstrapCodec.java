@@ -11,6 +11,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
@@ -74,14 +75,40 @@ final class BootstrapCodec {
       out.writeUTF(m.descriptor);
     } else {
       out.writeByte(2);
-      serialized(out, described, inh, classes);
+      try {
+        serialized(out, described, inh, classes);
+      } catch (NotSerializableException e) {
+        throw Targets.notSerializable(target, e);
+      }
     }
     out.writeInt(args.length);
-    for (Object a : args) {
-      value(out, a, inh, classes);
+    for (int i = 0; i < args.length; i++) {
+      try {
+        value(out, args[i], inh, classes);
+      } catch (NotSerializableException e) {
+        throw argumentNotSerializable(i, args[i], e);
+      }
     }
     out.flush();
     return bytes.toByteArray();
+  }
+
+  /** Says which argument could not be serialized, and what inside it. */
+  private static NotSerializableException argumentNotSerializable(
+      int index, Object arg, NotSerializableException e) {
+    String type = arg.getClass().getName();
+    String offending = String.valueOf(e.getMessage()); // a class name, or a sentence of jpipe's
+    String why =
+        type.equals(offending)
+            ? type + " is not Serializable"
+            : offending.contains(" ")
+                ? offending
+                : "it holds an instance of " + offending + ", which is not Serializable";
+    NotSerializableException n =
+        new NotSerializableException(
+            "argument " + (index + 1) + " (" + type + ") cannot be sent to the child: " + why);
+    n.initCause(e);
+    return n;
   }
 
   private static void value(DataOutputStream out, Object a, Inheritance inh, Set<Class<?>> classes)
