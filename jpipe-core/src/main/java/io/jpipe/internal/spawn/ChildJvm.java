@@ -84,6 +84,7 @@ final class ChildJvm {
           "--patch-module");
 
   private static volatile List<String> parentOptions;
+  private static volatile List<String> modulePathOptions;
 
   private static final ChildJvm STANDARD =
       new ChildJvm(System.getProperty("java.class.path", ""), true);
@@ -259,23 +260,27 @@ final class ChildJvm {
 
   /** The parent's module path, and the modules it resolved from it as the child's roots. */
   static List<String> modulePathOptions() {
-    String modulePath = System.getProperty("jdk.module.path", "");
-    if (modulePath.isEmpty()) {
-      return List.of();
-    }
-    List<String> roots = new ArrayList<>();
-    for (var m : ModuleLayer.boot().configuration().modules()) {
-      boolean system = m.reference().location().map(u -> "jrt".equals(u.getScheme())).orElse(true);
-      if (!system) {
-        roots.add(m.name());
+    List<String> options = modulePathOptions;
+    if (options == null) {
+      String modulePath = System.getProperty("jdk.module.path", "");
+      List<String> roots = new ArrayList<>();
+      for (var m : ModuleLayer.boot().configuration().modules()) {
+        if (!m.reference().location().map(u -> "jrt".equals(u.getScheme())).orElse(true)) {
+          roots.add(m.name());
+        }
       }
+      roots.sort(null);
+      List<String> cmd = new ArrayList<>();
+      if (!modulePath.isEmpty()) {
+        cmd.addAll(List.of("--module-path", modulePath));
+        if (!roots.isEmpty()) {
+          cmd.add("--add-modules=" + String.join(",", roots));
+        }
+      }
+      options = List.copyOf(cmd);
+      modulePathOptions = options; // the boot layer never changes
     }
-    roots.sort(null);
-    List<String> cmd = new ArrayList<>(List.of("--module-path", modulePath));
-    if (!roots.isEmpty()) {
-      cmd.add("--add-modules=" + String.join(",", roots));
-    }
-    return cmd;
+    return options;
   }
 
   /**
@@ -287,18 +292,54 @@ final class ChildJvm {
   static List<String> parentOptions() {
     List<String> options = parentOptions;
     if (options == null) {
-      options =
-          List.copyOf(
-              passedOn(
-                  ManagementFactory.getRuntimeMXBean().getInputArguments(),
-                  System.getenv("JDK_JAVA_OPTIONS"),
-                  System.getenv("JAVA_TOOL_OPTIONS")));
-      List<String> withManifest = new ArrayList<>(options);
-      ThisJvm.executableJar().ifPresent(jar -> withManifest.addAll(manifestOptions(jar)));
-      options = List.copyOf(withManifest);
+      List<String> found = new ArrayList<>();
+      if (ModuleLayer.boot().findModule("java.management").isPresent()) {
+        found.addAll(
+            passedOn(
+                ManagementFactory.getRuntimeMXBean().getInputArguments(),
+                System.getenv("JDK_JAVA_OPTIONS"),
+                System.getenv("JAVA_TOOL_OPTIONS")));
+      } else {
+        // --limit-modules, or a jlinked runtime, without java.management (jpipe on the class
+        // path): the launcher's own arguments, which miss only @argfiles
+        ProcessHandle.current().info().arguments().ifPresent(a -> found.addAll(fromLauncher(a)));
+      }
+      ThisJvm.executableJar().ifPresent(jar -> found.addAll(manifestOptions(jar)));
+      options = List.copyOf(found);
       parentOptions = options;
     }
     return options;
+  }
+
+  /**
+   * The options to pass on among a {@code java} launcher's arguments (those before the main class),
+   * as the JVM would report them. Environment variables are not among them: the child gets them
+   * anyway.
+   *
+   * @param args the launcher's arguments, without the program
+   * @return the options, in order
+   */
+  static List<String> fromLauncher(String[] args) {
+    List<String> jvm = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (!a.startsWith("-")
+          || a.equals("-jar")
+          || a.equals("-m")
+          || a.equals("--module")
+          || a.startsWith("--module=")
+          || a.equals("--source")) {
+        break; // the main class, jar or module: the program's own arguments follow
+      }
+      if (TAKES_VALUE.contains(a) && i + 1 < args.length) {
+        jvm.add(a + "=" + args[++i]);
+      } else if (Set.of("-cp", "-classpath", "--class-path", "-p", "--module-path").contains(a)) {
+        i++; // the class or module path, which the child gets another way
+      } else {
+        jvm.add(a);
+      }
+    }
+    return passedOn(jvm);
   }
 
   /**

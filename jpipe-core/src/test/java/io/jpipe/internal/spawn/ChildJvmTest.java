@@ -56,6 +56,36 @@ class ChildJvmTest {
             "--enable-preview"));
   }
 
+  /** Where the JVM cannot report its arguments (no java.management), the launcher's are read. */
+  @Test
+  void withoutTheRuntimeBeanTheLaunchersArgumentsAreRead() {
+    assertEquals(
+        List.of(
+            "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-modules=java.sql",
+            "--limit-modules=java.base,java.sql",
+            "--enable-native-access=ALL-UNNAMED"),
+        ChildJvm.fromLauncher(
+            new String[] {
+              "-Xmx1g",
+              "--add-opens",
+              "java.base/java.lang=ALL-UNNAMED",
+              "-cp",
+              "a.jar:--add-modules=x",
+              "--add-modules=java.sql",
+              "--limit-modules",
+              "java.base,java.sql",
+              "-Dx=y",
+              "--enable-native-access=ALL-UNNAMED",
+              "com.example.Main",
+              "--add-opens",
+              "the program's own argument"
+            }));
+    assertEquals(
+        List.of("--enable-preview"),
+        ChildJvm.fromLauncher(new String[] {"--enable-preview", "-jar", "app.jar", "--add-reads"}));
+  }
+
   @Test
   void optionVariablesAreSplitAsTheLauncherDoes() {
     assertEquals(
