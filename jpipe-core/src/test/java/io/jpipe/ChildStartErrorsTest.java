@@ -79,6 +79,21 @@ class ChildStartErrorsTest {
   }
 
   @Test
+  void capturedConnectionsAreNotBlamed() throws Exception {
+    try (Pipe pipe = Pipe.open()) {
+      Connection end = pipe.conn2();
+      List<Object> list = new ArrayList<>(List.of(end, new Foo()));
+      String message =
+          startFails(ChildProcess.of(() -> end.send(list.toString())).name("capturing"));
+      assertEquals(
+          "the target (a lambda in io.jpipe.ChildStartErrorsTest) cannot be sent to the child:"
+              + " captured arg$2 of type java.util.ArrayList holds an instance of"
+              + " io.jpipe.ChildStartErrorsTest$Foo, which is not Serializable",
+          message);
+    }
+  }
+
+  @Test
   void anArgumentThatIsNotSerializableIsNamedByItsPosition() {
     ChildProcess.Target2<String, Object> target = ChildStartErrorsTest::twoArguments;
     assertEquals(

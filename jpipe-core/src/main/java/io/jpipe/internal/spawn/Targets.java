@@ -1,6 +1,8 @@
 package io.jpipe.internal.spawn;
 
 import io.jpipe.ChildProcess;
+import io.jpipe.Connection;
+import io.jpipe.ProcessLock;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
@@ -99,8 +101,8 @@ final class Targets {
         }
         continue;
       }
-      if (value == null) {
-        continue;
+      if (value == null || value instanceof Connection || value instanceof ProcessLock) {
+        continue; // these travel as descriptors
       }
       String valueType = value.getClass().getName();
       if (!(value instanceof Serializable) || valueType.equals(offending)) {
@@ -137,13 +139,26 @@ final class Targets {
 
   /** Whether serializing {@code value} stops at an object of class {@code offending}. */
   private static boolean holds(Object value, String offending) {
-    try (ObjectOutputStream out = new ObjectOutputStream(OutputStream.nullOutputStream())) {
+    try (ObjectOutputStream out = new SkippingDescriptors()) {
       out.writeObject(value);
       return false;
     } catch (NotSerializableException e) {
       return offending.equals(e.getMessage());
     } catch (IOException | RuntimeException e) {
       return false;
+    }
+  }
+
+  /** Serializes to nowhere, as {@link SpawnOutput} does but with nothing for what it replaces. */
+  private static final class SkippingDescriptors extends ObjectOutputStream {
+    SkippingDescriptors() throws IOException {
+      super(OutputStream.nullOutputStream());
+      enableReplaceObject(true);
+    }
+
+    @Override
+    protected Object replaceObject(Object obj) {
+      return obj instanceof Connection || obj instanceof ProcessLock ? null : obj;
     }
   }
 
