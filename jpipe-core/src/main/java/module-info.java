@@ -8,4 +8,5 @@ module io.jpipe {
   exports io.jpipe.net;
 
   requires jdk.unsupported; // sun.misc.Signal, used reflectively by the child bootstrap
+  requires java.management; // the JVM's input arguments, which children inherit in part
 }

@@ -6,6 +6,9 @@
 module io.jpipe.pickle {
   requires transitive io.jpipe; // PickleCodec is an io.jpipe.codec.Codec
   requires pickle; // net.razorvine:pickle, an automatic module named after its jar
+  requires java.sql; // pickle's Pickler uses java.sql.Date and Time; an automatic module cannot say
+
+  // so
 
   exports io.jpipe.pickle;
 }

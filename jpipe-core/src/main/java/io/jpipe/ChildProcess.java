@@ -46,10 +46,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * c1.join();
  * }</pre>
  *
- * <p>The child is the same {@code java}, with the same class path (and module path) and native
- * access; add JVM options with {@link #jvmOptions}. The target is a serializable functional
- * interface, usually a method reference to a static method; it and every argument are serialized
- * (Java serialization) to the child. The child's standard streams are the parent's.
+ * <p>The child is the same {@code java} and sees the program's code as the parent does: the same
+ * class path (for a task loaded by another class loader, such as the one {@code mvn exec:java} runs
+ * programs in, that loader's class path), the same module path and resolved modules, the parent's
+ * {@code --add-modules}, {@code --add-opens}, {@code --add-exports}, {@code --add-reads}, {@code
+ * --enable-native-access}, {@code --limit-modules} and other module options (also those of the
+ * manifest of a jar run by {@code java -jar}), and the system properties named in {@link
+ * #INHERIT_PROPERTIES_PROPERTY}; add JVM options with {@link #jvmOptions}. The target is a
+ * serializable functional interface, usually a method reference to a static method; it and every
+ * argument are serialized (Java serialization) to the child. The child's standard streams are the
+ * parent's.
  *
  * <h2>Lifecycle, as in CPython</h2>
  *
@@ -74,6 +80,14 @@ public final class ChildProcess {
 
   /** System property set to {@code "true"} inside a daemon child. */
   public static final String DAEMON_PROPERTY = "jpipe.process.daemon";
+
+  /**
+   * System property that names the system properties children inherit: comma-separated names, or
+   * prefixes ending in {@code *} ({@code -Djpipe.child.inheritProperties=app.config,app.log.*}).
+   * Each of them that the parent has when a child starts is given to the child as {@code
+   * -Dname=value}, and so is this property, so that grandchildren inherit them too.
+   */
+  public static final String INHERIT_PROPERTIES_PROPERTY = "jpipe.child.inheritProperties";
 
   /** A task with no arguments. */
   @FunctionalInterface
@@ -420,10 +434,14 @@ public final class ChildProcess {
    *
    * @throws IllegalStateException if already started, or if this process is a daemon child
    * @throws java.io.NotSerializableException if the target or an argument cannot be serialized
-   *     (nothing was started)
+   *     (nothing was started); the message names the argument, or the value the target captured
+   * @throws IllegalCallerException if this JVM does not grant jpipe native access (the message
+   *     gives the flag)
    * @throws java.nio.channels.ClosedChannelException if a connection argument is closed
    * @throws ProcessStartException if the child JVM exits, or fails to decode its task, before
-   *     running it (its stderr says why), or does not come up within the start timeout
+   *     running it (its stderr says why), or does not come up within the start timeout; or, before
+   *     any child is started, if no child JVM could load a class the task needs (one defined from
+   *     bytes, or in a module layer of its own)
    * @throws IOException if the spawn itself fails. When {@code start} throws before a child JVM has
    *     been given its task (the target does not serialize, the spawn fails, a warm spare dies or
    *     hangs), this object stays unstarted and {@code start} may be called again; after a child

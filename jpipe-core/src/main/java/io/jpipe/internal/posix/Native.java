@@ -1,5 +1,6 @@
 package io.jpipe.internal.posix;
 
+import io.jpipe.internal.ThisJvm;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -42,17 +43,20 @@ public final class Native {
     CRITICAL_ERRNO
   }
 
-  static {
-    Module module = Native.class.getModule();
-    if (!module.isNativeAccessEnabled()) {
-      String who = module.isNamed() ? module.getName() : "ALL-UNNAMED";
-      throw new IllegalCallerException(
-          "jpipe calls libc through the Foreign Function & Memory API and needs native access:"
-              + " start the JVM with --enable-native-access="
-              + who
-              + " (or, for an executable jar, the manifest entry 'Enable-Native-Access: "
-              + who
-              + "')");
+  /** Whether jpipe's module may call native code; computed once, never thrown at class init. */
+  private static final boolean NATIVE_ACCESS = Native.class.getModule().isNativeAccessEnabled();
+
+  /**
+   * Refuses to go on without native access, with one {@link IllegalCallerException} that gives the
+   * exact flag for the way this JVM was launched. Thrown afresh on every use (a failed static
+   * initializer would surface as an {@code ExceptionInInitializerError}, then as a {@code
+   * NoClassDefFoundError} that no longer says why). Every path into native code passes here first:
+   * the per-thread {@code Scratch} takes its errno segment from {@link #newErrnoSegment}, and
+   * {@link #downcall} checks again.
+   */
+  public static void requireNativeAccess() {
+    if (!NATIVE_ACCESS) {
+      throw new IllegalCallerException(ThisJvm.nativeAccessMessage(Native.class.getModule()));
     }
   }
 
@@ -63,6 +67,7 @@ public final class Native {
   @SuppressWarnings("restricted")
   static MethodHandle downcall(
       String name, FunctionDescriptor descriptor, Mode mode, int firstVariadicArg) {
+    requireNativeAccess();
     MemorySegment symbol =
         LIBC.find(name)
             .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol '" + name + "'"));
@@ -92,8 +97,10 @@ public final class Native {
    *
    * @param arena the arena that owns the segment
    * @return a new capture segment
+   * @throws IllegalCallerException if jpipe has no native access
    */
   public static MemorySegment newErrnoSegment(Arena arena) {
+    requireNativeAccess();
     return arena.allocate(CAPTURE_LAYOUT);
   }
 

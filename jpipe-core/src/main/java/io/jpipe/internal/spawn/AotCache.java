@@ -154,6 +154,8 @@ final class AotCache {
     parts.add(System.getProperty("java.vm.version"));
     parts.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
     parts.addAll(jvmOptions);
+    parts.addAll(ChildJvm.modulePathOptions());
+    parts.addAll(ChildJvm.parentOptions());
     for (String property : List.of("java.class.path", "jdk.module.path")) {
       String path = System.getProperty(property, "");
       parts.add(property);
@@ -215,15 +217,10 @@ final class AotCache {
     cmd.add(marker.toString());
     cmd.add(ChildLauncher.javaExecutable());
     cmd.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
-    cmd.add("--enable-native-access=ALL-UNNAMED");
-    String classPath = System.getProperty("java.class.path", "");
-    if (!classPath.isEmpty()) {
-      cmd.add("-cp");
-      cmd.add(classPath);
-    }
+    cmd.addAll(ChildJvm.standard().options()); // as a child's: the JVM checks they match
     cmd.addAll(jvmOptions);
     cmd.add("-XX:AOTCacheOutput=" + tmp);
-    cmd.add(AotTraining.class.getName());
+    cmd.addAll(ChildJvm.main(AotTraining.class));
     new ProcessBuilder(cmd)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)

@@ -11,8 +11,11 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * The bytes a child receives: a compact form for what nearly every child gets (a static-method
@@ -37,9 +40,25 @@ final class BootstrapCodec {
 
   private static final int MAGIC = 0x4a504231; // "JPB1"
 
-  /** Encodes a bootstrap; connections and locks get their indexes in {@code inheritance}. */
+  /** Encodes a bootstrap; connections and locks get their indexes in {@code inh}. */
   static byte[] encode(
       String name, boolean daemon, long parentPid, Object target, Object[] args, Inheritance inh)
+      throws IOException {
+    return encode(name, daemon, parentPid, target, args, inh, new HashSet<>());
+  }
+
+  /**
+   * Encodes a bootstrap; connections and locks get their indexes in {@code inh}, and {@code
+   * classes} gets the classes the child will load to decode and run it.
+   */
+  static byte[] encode(
+      String name,
+      boolean daemon,
+      long parentPid,
+      Object target,
+      Object[] args,
+      Inheritance inh,
+      Set<Class<?>> classes)
       throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
     DataOutputStream out = new DataOutputStream(bytes);
@@ -47,6 +66,7 @@ final class BootstrapCodec {
     out.writeUTF(name);
     out.writeBoolean(daemon);
     out.writeLong(parentPid);
+    classes.add(target.getClass()); // a lambda's class has its capturing class's loader
     Serializable described = Targets.describe((Serializable) target);
     if (described instanceof Targets.StaticMethod m) {
       out.writeByte(1);
@@ -55,17 +75,44 @@ final class BootstrapCodec {
       out.writeUTF(m.descriptor);
     } else {
       out.writeByte(2);
-      serialized(out, described, inh);
+      try {
+        serialized(out, described, inh, classes);
+      } catch (NotSerializableException e) {
+        throw Targets.notSerializable(target, e);
+      }
     }
     out.writeInt(args.length);
-    for (Object a : args) {
-      value(out, a, inh);
+    for (int i = 0; i < args.length; i++) {
+      try {
+        value(out, args[i], inh, classes);
+      } catch (NotSerializableException e) {
+        throw argumentNotSerializable(i, args[i], e);
+      }
     }
     out.flush();
     return bytes.toByteArray();
   }
 
-  private static void value(DataOutputStream out, Object a, Inheritance inh) throws IOException {
+  /** Says which argument could not be serialized, and what inside it. */
+  private static NotSerializableException argumentNotSerializable(
+      int index, Object arg, NotSerializableException e) {
+    String type = arg.getClass().getName();
+    String offending = String.valueOf(e.getMessage()); // a class name, or a sentence of jpipe's
+    String why =
+        type.equals(offending)
+            ? type + " is not Serializable"
+            : offending.contains(" ")
+                ? offending
+                : "it holds an instance of " + offending + ", which is not Serializable";
+    NotSerializableException n =
+        new NotSerializableException(
+            "argument " + (index + 1) + " (" + type + ") cannot be sent to the child: " + why);
+    n.initCause(e);
+    return n;
+  }
+
+  private static void value(DataOutputStream out, Object a, Inheritance inh, Set<Class<?>> classes)
+      throws IOException {
     switch (a) {
       case null -> out.writeByte(0);
       case Connection c -> {
@@ -79,7 +126,7 @@ final class BootstrapCodec {
           out.writeByte(0);
         } else {
           out.writeByte(1);
-          serialized(out, c.codec(), inh);
+          serialized(out, c.codec(), inh, classes);
         }
       }
       case ProcessLock l -> {
@@ -90,7 +137,7 @@ final class BootstrapCodec {
         byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
         if (!new String(utf8, StandardCharsets.UTF_8).equals(s)) { // a lone surrogate
           out.writeByte(9);
-          serialized(out, s, inh);
+          serialized(out, s, inh, classes);
         } else {
           out.writeByte(3);
           out.writeInt(utf8.length);
@@ -115,15 +162,15 @@ final class BootstrapCodec {
       }
       default -> {
         out.writeByte(9);
-        serialized(out, a, inh);
+        serialized(out, a, inh, classes);
       }
     }
   }
 
-  private static void serialized(DataOutputStream out, Object o, Inheritance inh)
-      throws IOException {
+  private static void serialized(
+      DataOutputStream out, Object o, Inheritance inh, Set<Class<?>> classes) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (SpawnOutput s = new SpawnOutput(bytes, inh)) {
+    try (SpawnOutput s = new SpawnOutput(bytes, inh, classes)) {
       s.writeObject(o);
     }
     out.writeInt(bytes.size());

@@ -14,7 +14,9 @@ import io.jpipe.internal.posix.Native;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Starts child JVMs running {@link ChildMain}, in one of two ways.
@@ -76,19 +78,22 @@ public final class ChildLauncher {
       throws IOException {
     Inheritance inheritance = new Inheritance();
     try {
+      Set<Class<?>> classes = new LinkedHashSet<>();
       byte[] bootstrap =
           BootstrapCodec.encode(
-              name, daemon, ProcessHandle.current().pid(), target, args, inheritance);
-      return warm
+              name, daemon, ProcessHandle.current().pid(), target, args, inheritance, classes);
+      ChildJvm jvm = ChildJvm.forClasses(classes);
+      // Spares boot with the parent's class path: a task from another class loader is spawned.
+      return warm && jvm.isStandard()
           ? WarmPool.assign(jvmOptions, bootstrap, inheritance.fds(), startNanos)
-          : spawn(bootstrap, inheritance.fds(), jvmOptions);
+          : spawn(jvm, bootstrap, inheritance.fds(), jvmOptions);
     } finally {
       inheritance.releaseAll();
     }
   }
 
-  private static Launched spawn(byte[] bootstrap, int[] inherited, List<String> jvmOptions)
-      throws IOException {
+  private static Launched spawn(
+      ChildJvm jvm, byte[] bootstrap, int[] inherited, List<String> jvmOptions) throws IOException {
     int boot = Spawner.memfd("jpipe-bootstrap", bootstrap);
     int[] status;
     try {
@@ -105,7 +110,7 @@ public final class ChildLauncher {
       System.arraycopy(inherited, 0, fds, 2, inherited.length);
       pid =
           Spawner.spawn(
-              command(jvmOptions, "3", "4", "5", Integer.toString(inherited.length)), fds);
+              command(jvm, jvmOptions, "3", "4", "5", Integer.toString(inherited.length)), fds);
     } catch (IOException | RuntimeException e) {
       Fds.closeQuietly(status[0]);
       throw e;
@@ -174,39 +179,25 @@ public final class ChildLauncher {
   }
 
   /**
-   * The child's command line: this JVM's java, class and module path, native access, the AOT cache
-   * when there is one, the user's options, then {@link ChildMain} and its arguments.
+   * The command line of a child with the parent's class path: this JVM's java, what the child needs
+   * of the parent ({@link ChildJvm}), the AOT cache when there is one, the user's options, then
+   * {@link ChildMain} and its arguments.
    */
   static List<String> command(List<String> jvmOptions, String... mainArgs) {
+    return command(ChildJvm.standard(), jvmOptions, mainArgs);
+  }
+
+  /** The command line of a child with the given class path and module options. */
+  static List<String> command(ChildJvm jvm, List<String> jvmOptions, String... mainArgs) {
     List<String> cmd = new ArrayList<>();
     cmd.add(javaExecutable());
     cmd.addAll(DEFAULT_JVM_OPTIONS);
-    Module module = ChildMain.class.getModule();
-    String classPath = System.getProperty("java.class.path", "");
-    String modulePath = System.getProperty("jdk.module.path");
-    if (module.isNamed()) {
-      cmd.add("--enable-native-access=" + module.getName() + ",ALL-UNNAMED");
-    } else {
-      cmd.add("--enable-native-access=ALL-UNNAMED");
+    cmd.addAll(jvm.options());
+    if (jvm.isStandard()) {
+      cmd.addAll(AotCache.options(jvmOptions));
     }
-    if (!classPath.isEmpty()) {
-      cmd.add("-cp");
-      cmd.add(classPath);
-    }
-    if (modulePath != null && !modulePath.isEmpty()) {
-      cmd.add("--module-path");
-      cmd.add(modulePath);
-      cmd.add("--add-modules");
-      cmd.add("ALL-MODULE-PATH");
-    }
-    cmd.addAll(AotCache.options(jvmOptions));
     cmd.addAll(jvmOptions);
-    if (module.isNamed()) {
-      cmd.add("-m");
-      cmd.add(module.getName() + "/" + ChildMain.class.getName());
-    } else {
-      cmd.add(ChildMain.class.getName());
-    }
+    cmd.addAll(ChildJvm.main(ChildMain.class));
     cmd.addAll(List.of(mainArgs));
     return cmd;
   }

@@ -7,19 +7,34 @@ import java.io.IOException;
 import java.io.ObjectOutputStream;
 import java.io.OutputStream;
 import java.io.Serializable;
+import java.util.Set;
 
 /**
  * Java serialization of what a child receives that {@link BootstrapCodec} has no compact form for,
  * replacing each {@link Connection} and {@link ProcessLock} inside it with a placeholder that names
- * its index in the shared {@link Inheritance}.
+ * its index in the shared {@link Inheritance}, and noting every class it writes (the child's class
+ * path must hold them all: {@link ChildJvm}).
  */
 final class SpawnOutput extends ObjectOutputStream {
   private final Inheritance inheritance;
+  private final Set<Class<?>> classes;
 
-  SpawnOutput(OutputStream out, Inheritance inheritance) throws IOException {
+  SpawnOutput(OutputStream out, Inheritance inheritance, Set<Class<?>> classes) throws IOException {
     super(out);
     this.inheritance = inheritance;
+    this.classes = classes;
     enableReplaceObject(true);
+  }
+
+  /** Notes each class written: the child must be able to load it. */
+  @Override
+  protected void annotateClass(Class<?> cl) {
+    classes.add(cl);
+  }
+
+  @Override
+  protected void annotateProxyClass(Class<?> cl) {
+    classes.add(cl);
   }
 
   @Override
