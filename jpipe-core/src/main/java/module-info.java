@@ -8,4 +8,5 @@ module io.jpipe {
   exports io.jpipe.net;
 
   requires jdk.unsupported; // sun.misc.Signal, used reflectively by the child bootstrap
+  requires jdk.jfr; // JFR events (io.jpipe.internal.jfr); not static, see Jfr for why
 }
