@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
@@ -243,6 +244,50 @@ class JfrEventsTest {
                 e.getString("side").equals("Listener") && e.getString("cause").contains("abandon"));
     assertEquals("tcp:127.0.0.1:" + silentPort[0], abandoned.getString("peer"));
     assertTrue(abandoned.getString("cause").contains("maxPendingHandshakes"));
+  }
+
+  /**
+   * A class-path program on a runtime image without {@code jdk.jfr} (made by jlink, or limited as
+   * here) sends, receives and closes as ever: jpipe then never touches a JFR class.
+   */
+  @Test
+  void withoutTheJdkJfrModuleConnectionsWorkAndCloseQuietly() throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p =
+        new ProcessBuilder(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "--limit-modules",
+                "java.base,jdk.unsupported",
+                "-cp",
+                System.getProperty("java.class.path"),
+                NoJfrProbe.class.getName())
+            .redirectErrorStream(true)
+            .start();
+    String out;
+    try {
+      out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the probe JVM ended");
+    } finally {
+      p.destroyForcibly();
+    }
+    assertEquals("jdk.jfr absent; echoed 3 bytes; closed", out);
+    assertEquals(0, p.exitValue());
+  }
+
+  /** Run in its own JVM, without {@code jdk.jfr}, by the test above. */
+  public static final class NoJfrProbe {
+    private NoJfrProbe() {}
+
+    public static void main(String[] args) throws Exception {
+      boolean absent = ModuleLayer.boot().findModule("jdk.jfr").isEmpty();
+      Pipe pipe = Pipe.open();
+      pipe.conn1().sendBytes(new byte[3]);
+      int n = pipe.conn2().recvBytes().length;
+      pipe.close(); // both ends: their traffic would be reported here
+      System.out.println(
+          "jdk.jfr " + (absent ? "absent" : "present") + "; echoed " + n + " bytes; closed");
+    }
   }
 
   private static int port(Address a) {
