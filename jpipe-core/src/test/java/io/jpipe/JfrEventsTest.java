@@ -20,11 +20,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
+import jdk.jfr.consumer.RecordingStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -192,6 +195,45 @@ class JfrEventsTest {
     assertEquals(1, reader.getLong("messagesReceived"));
     assertEquals(3, reader.getLong("bytesReceived"));
     assertEquals(0, reader.getLong("messagesSent"));
+  }
+
+  /** An end that is dropped, not closed, reports its traffic when the Cleaner closes it. */
+  @Test
+  void aConnectionLeftToTheGarbageCollectorReportsItsTrafficToo() throws Exception {
+    BlockingQueue<RecordedEvent> closes = new LinkedBlockingQueue<>();
+    try (RecordingStream rs = new RecordingStream()) {
+      rs.enable("io.jpipe.ConnectionClose");
+      rs.onEvent("io.jpipe.ConnectionClose", closes::add);
+      rs.startAsync();
+      int writeFd = dropAPipeAfterTraffic();
+      long deadline = System.nanoTime() + TestSupport.PATIENCE.toNanos();
+      RecordedEvent found = null;
+      while (found == null) {
+        assertTrue(System.nanoTime() - deadline < 0, "no event for the dropped end");
+        System.gc();
+        RecordedEvent e = closes.poll(100, TimeUnit.MILLISECONDS);
+        if (e != null && e.getInt("fd") == writeFd && e.getLong("messagesSent") == 2) {
+          found = e;
+        }
+      }
+      assertEquals("send-only", found.getString("direction"));
+      assertEquals(11 + 13, found.getLong("bytesSent"));
+      assertEquals("Cleaner", threadKind(found));
+    }
+  }
+
+  /** Opens a one-way pipe, sends two messages, receives one, and drops both ends. */
+  private static int dropAPipeAfterTraffic() throws Exception {
+    Pipe pipe = Pipe.open(false);
+    pipe.conn2().sendBytes(new byte[11]);
+    pipe.conn2().sendBytes(new byte[13]);
+    assertEquals(11, pipe.conn1().recvBytes().length);
+    return pipe.conn2().fileno();
+  }
+
+  private static String threadKind(RecordedEvent e) {
+    String name = e.getThread() == null ? "" : e.getThread().getJavaName();
+    return name.contains("Cleaner") ? "Cleaner" : name;
   }
 
   @Test
