@@ -9,4 +9,5 @@ module io.jpipe {
 
   requires jdk.unsupported; // sun.misc.Signal, used reflectively by the child bootstrap
   requires java.management; // the JVM's input arguments, which children inherit in part
+  requires jdk.jfr; // JFR events (io.jpipe.internal.jfr); not static, see Jfr for why
 }

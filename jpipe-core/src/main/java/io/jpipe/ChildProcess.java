@@ -4,6 +4,7 @@ import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.jfr.Jfr;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
@@ -258,6 +259,7 @@ public final class ChildProcess {
   private volatile int pid;
   private volatile FdChannel pidfd;
   private volatile int exitCode = Integer.MIN_VALUE;
+  private volatile long startedNanos; // System.nanoTime() at launch, for the JFR exit event
   private final CountDownLatch exited = new CountDownLatch(1);
 
   private ChildProcess(Object target, Object... args) {
@@ -452,6 +454,7 @@ public final class ChildProcess {
     if (Boolean.getBoolean(DAEMON_PROPERTY)) {
       throw new IllegalStateException("a daemon process may not start child processes");
     }
+    Object jfr = Jfr.childStartBegin();
     // Launch first: if it throws (a target that will not serialize, a failed spawn), this
     // object stays unstarted and start() may be called again.
     ChildLauncher.Launched launched =
@@ -465,11 +468,13 @@ public final class ChildProcess {
             Durations.toNanos(startTimeout));
     pid = launched.pid();
     pidfd = launched.pidfd();
+    startedNanos = System.nanoTime();
     started = true;
     installHook();
     LIVE.add(this);
     launched.exit().listen(this::exited);
     awaitReady(launched.status());
+    Jfr.childStarted(jfr, name, startMethod.name(), pid, target);
   }
 
   private void awaitReady(Connection status) throws IOException {
@@ -526,6 +531,7 @@ public final class ChildProcess {
   }
 
   private void exited(int code) {
+    Jfr.childExited(name, pid, code, startedNanos); // before join() can return: a test reads it
     exitCode = code;
     LIVE.remove(this);
     exited.countDown();

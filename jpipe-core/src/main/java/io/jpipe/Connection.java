@@ -7,6 +7,7 @@ import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.FrameBuffer;
 import io.jpipe.internal.io.Frames;
 import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.jfr.ConnectionTraffic;
 import io.jpipe.internal.posix.Linux;
 import java.io.EOFException;
 import java.io.IOException;
@@ -124,6 +125,7 @@ public final class Connection implements InterruptibleChannel {
   private volatile Codec codec;
   private final ReentrantLock readLock = new ReentrantLock();
   private final ReentrantLock writeLock = new ReentrantLock();
+  private final ConnectionTraffic traffic; // counted under the locks; reported to JFR on close
 
   Connection(FdChannel ch, boolean readable, boolean writable, Codec codec) {
     if (!readable && !writable) {
@@ -133,6 +135,8 @@ public final class Connection implements InterruptibleChannel {
     this.readable = readable;
     this.writable = writable;
     this.codec = Objects.requireNonNull(codec, "codec");
+    this.traffic = new ConnectionTraffic(ch.fd(), kindName(ch), direction());
+    ch.addAfterClose(traffic);
   }
 
   // ---------------------------------------------------------------- objects
@@ -159,6 +163,7 @@ public final class Connection implements InterruptibleChannel {
       try {
         Frames.writeFramed(
             ch, Scratch.get(), frame.array(), frame.frameLength(), FdChannel.NO_DEADLINE);
+        traffic.sent(frame.payloadLength());
       } finally {
         unlockWrite();
       }
@@ -203,6 +208,7 @@ public final class Connection implements InterruptibleChannel {
         body = readBodyArray(s, n);
         length = body.length;
       }
+      traffic.received(length);
     } catch (RuntimeException | Error e) {
       stopReading(); // a header may be consumed without its body: the stream is out of step
       throw e;
@@ -358,6 +364,7 @@ public final class Connection implements InterruptibleChannel {
     lockWrite();
     try {
       Frames.writeMessage(ch, Scratch.get(), buf, offset, size, FdChannel.NO_DEADLINE);
+      traffic.sent(size);
     } finally {
       unlockWrite();
     }
@@ -367,6 +374,7 @@ public final class Connection implements InterruptibleChannel {
     lockWrite();
     try {
       Frames.writeMessage(ch, Scratch.get(), payload, FdChannel.NO_DEADLINE);
+      traffic.sent(payload.byteSize());
     } finally {
       unlockWrite();
     }
@@ -412,7 +420,9 @@ public final class Connection implements InterruptibleChannel {
       if (n > maxLength) {
         throw badLength(new MessageTooLongException(n, maxLength));
       }
-      return readBodyArray(s, n);
+      byte[] body = readBodyArray(s, n);
+      traffic.received(n);
+      return body;
     } catch (RuntimeException | Error e) {
       stopReading(); // a header may be consumed without its body: the stream is out of step
       throw e;
@@ -452,13 +462,17 @@ public final class Connection implements InterruptibleChannel {
       if (n <= Frames.GROW_THRESHOLD) {
         MemorySegment seg = arena.allocate(Math.max(n, 1)).asSlice(0, n);
         readBody(s, seg);
+        traffic.received(n);
         return seg;
       }
+      MemorySegment seg;
       try {
-        return Frames.readBodyReserved(ch, s, n, arena, FdChannel.NO_DEADLINE);
+        seg = Frames.readBodyReserved(ch, s, n, arena, FdChannel.NO_DEADLINE);
       } catch (MessageTooLongException e) {
         throw badLength(e);
       }
+      traffic.received(n);
+      return seg;
     } catch (RuntimeException | Error e) {
       stopReading(); // a header may be consumed without its body: the stream is out of step
       throw e;
@@ -564,9 +578,10 @@ public final class Connection implements InterruptibleChannel {
     try {
       long n = readHeaderOrEof(s);
       if (n > space) {
-        throw new BufferTooShortException(readBodyArray(s, n), space);
+        throw tooShort(s, n, space);
       }
       Frames.readBodyInto(ch, s, buf, offset, (int) n, FdChannel.NO_DEADLINE);
+      traffic.received(n);
       return (int) n;
     } catch (RuntimeException | Error e) {
       stopReading(); // a header may be consumed without its body: the stream is out of step
@@ -585,13 +600,14 @@ public final class Connection implements InterruptibleChannel {
         if (n > Frames.MAX_ARRAY_LENGTH) {
           throw badLength(new MessageTooLongException(n, space));
         }
-        throw new BufferTooShortException(readBodyArray(s, n), space);
+        throw tooShort(s, n, space);
       }
       if (dst.isNative()) {
         Frames.readBodyInto(ch, s, dst.address(), n, FdChannel.NO_DEADLINE);
       } else {
         readBody(s, dst.asSlice(0, n));
       }
+      traffic.received(n);
       return n;
     } catch (RuntimeException | Error e) {
       stopReading(); // a header may be consumed without its body: the stream is out of step
@@ -732,14 +748,21 @@ public final class Connection implements InterruptibleChannel {
 
   @Override
   public String toString() {
-    String dir = readable && writable ? "duplex" : readable ? "receive-only" : "send-only";
     return "Connection["
         + (isClosed() ? "closed" : "fd=" + ch.fd())
         + ", "
-        + dir
+        + direction()
         + ", "
-        + ch.kind().name().toLowerCase(java.util.Locale.ROOT)
+        + kindName(ch)
         + "]";
+  }
+
+  private String direction() {
+    return readable && writable ? "duplex" : readable ? "receive-only" : "send-only";
+  }
+
+  private static String kindName(FdChannel ch) {
+    return ch.kind().name().toLowerCase(java.util.Locale.ROOT);
   }
 
   // ---------------------------------------------------------------- internals
@@ -821,6 +844,13 @@ public final class Connection implements InterruptibleChannel {
       throw new EOFException("end of file: the peer end is closed in every process");
     }
     return n;
+  }
+
+  /** The message did not fit: it is consumed (and counted), and the exception carries it. */
+  private BufferTooShortException tooShort(Scratch s, long n, long space) throws IOException {
+    byte[] body = readBodyArray(s, n);
+    traffic.received(n);
+    return new BufferTooShortException(body, space);
   }
 
   private byte[] readBodyArray(Scratch s, long n) throws IOException {

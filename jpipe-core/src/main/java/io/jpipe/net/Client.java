@@ -7,6 +7,7 @@ import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.jfr.Jfr;
 import io.jpipe.internal.net.Handshake;
 import io.jpipe.internal.net.Sockets;
 import java.io.IOException;
@@ -201,6 +202,9 @@ public final class Client {
         Connection c = Access.connections().newConnection(ch, true, true, codec);
         connected = true;
         return c;
+      } catch (AuthenticationException e) {
+        Jfr.handshakeFailed("Client", address, e);
+        throw e;
       } finally {
         if (!connected) {
           Fds.closeQuietly(ch);

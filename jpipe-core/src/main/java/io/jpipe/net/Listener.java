@@ -7,6 +7,7 @@ import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.jfr.Jfr;
 import io.jpipe.internal.net.Handshake;
 import io.jpipe.internal.net.ReadyFlag;
 import io.jpipe.internal.net.Sockets;
@@ -709,6 +710,7 @@ public final class Listener implements AutoCloseable {
       lock.unlock();
     }
     Fds.closeQuietly(p.channel);
+    Jfr.handshakeFailed("Listener", p.peer, reason); // before the count, which callers wait on
     rejected.incrementAndGet();
     if (onRejected != null) {
       try {

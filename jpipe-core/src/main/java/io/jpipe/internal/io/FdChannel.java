@@ -87,6 +87,18 @@ public final class FdChannel extends AbstractInterruptibleChannel {
   }
 
   /**
+   * Adds something to release after the descriptor is closed, as the constructor's {@code
+   * afterClose} (which runs first); it runs once, after the descriptor is closed and no thread uses
+   * it, on whichever thread that is (the Cleaner's too), and must not refer to this channel.
+   *
+   * @param action what to run
+   * @return false if the descriptor is closed already (then {@code action} is not run)
+   */
+  public boolean addAfterClose(Runnable action) {
+    return state.addAfterClose(action);
+  }
+
+  /**
    * The descriptor number (valid until closed).
    *
    * @return the descriptor

@@ -33,8 +33,13 @@ final class FdState implements Runnable {
    */
   volatile int ioFd;
 
-  /** Runs after the descriptor is closed (unmapping shared memory); never refers to the owner. */
-  private final Runnable afterClose;
+  /**
+   * Runs after the descriptor is closed (unmapping shared memory, reporting a connection's
+   * traffic); never refers to the owner. Guarded by this, as is {@link #descriptorClosed}.
+   */
+  private Runnable afterClose;
+
+  private boolean descriptorClosed;
 
   FdState(int fd, Runnable afterClose) {
     this.fd = fd;
@@ -106,6 +111,29 @@ final class FdState implements Runnable {
   }
 
   /**
+   * Adds an action to run after the descriptor is closed, after any given before.
+   *
+   * @return false if the descriptor is closed already (the action is not run)
+   */
+  synchronized boolean addAfterClose(Runnable action) {
+    if (descriptorClosed) {
+      return false;
+    }
+    Runnable first = afterClose;
+    afterClose =
+        first == null
+            ? action
+            : () -> {
+              try {
+                first.run();
+              } finally {
+                action.run();
+              }
+            };
+    return true;
+  }
+
+  /**
    * The descriptor that becomes readable when this state is closed; created on first use. The
    * caller holds a use count.
    */
@@ -139,8 +167,13 @@ final class FdState implements Runnable {
     if (w != -1) {
       Libc.close(scratch.errno, w);
     }
-    if (afterClose != null) {
-      afterClose.run();
+    Runnable after;
+    synchronized (this) {
+      descriptorClosed = true;
+      after = afterClose;
+    }
+    if (after != null) {
+      after.run();
     }
   }
 }
