@@ -200,7 +200,7 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
     }
     boolean changed;
     try {
-      changed = round.awaitChange(myRound, deadline, true);
+      changed = round.await(myRound, deadline, true);
     } catch (InterruptedException e) {
       enter();
       try {

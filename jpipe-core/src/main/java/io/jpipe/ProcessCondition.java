@@ -207,7 +207,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
       int holds = lock.fullyRelease();
       boolean interrupted = false;
       try {
-        seq.awaitChange(seen, deadline, interruptible);
+        seq.await(seen, deadline, interruptible);
       } catch (InterruptedException e) {
         interrupted = true;
       } catch (RuntimeException e) { // closed in this process

@@ -133,7 +133,7 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
       return true;
     }
     // every set changes the word, and a clear of a cleared event does not
-    return word.awaitChange(w, deadline, true) || isSet();
+    return word.await(w, deadline, true) || isSet();
   }
 
   /** Releases this process's mapping of the event; it lives on in processes that still have it. */

@@ -160,7 +160,7 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
       }
       sleepers.getAndAdd(1); // before sleeping: a release that follows sees it and wakes
       try {
-        permits.awaitChange(0, deadline, interruptible);
+        permits.await(0, deadline, interruptible);
       } finally {
         sleepers.getAndAdd(-1);
       }

@@ -129,7 +129,7 @@ public final class SharedWord {
    * @throws InterruptedException if interruptible and interrupted
    * @throws IllegalStateException if the memory was closed in this process
    */
-  public boolean awaitChange(int expected, long deadline, boolean interruptible)
+  public boolean await(int expected, long deadline, boolean interruptible)
       throws InterruptedException {
     if (Thread.currentThread().isVirtual()) {
       return awaitVirtual(expected, deadline, interruptible);
