@@ -148,6 +148,14 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
     return doAwait(ProcessSemaphore.deadline(Durations.toNanos(timeout)));
   }
 
+  /**
+   * The lock that guards the shared state (for tests: once it is free, a party counted as waiting
+   * has left the bookkeeping).
+   */
+  ProcessLock lock() {
+    return cells.lock();
+  }
+
   /** Takes the lock; a holder that died mid-update breaks the barrier. */
   private void enter() {
     ProcessLock lock = cells.lock();
