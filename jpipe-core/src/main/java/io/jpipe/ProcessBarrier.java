@@ -131,7 +131,7 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
    */
   public int await(long time, TimeUnit unit)
       throws InterruptedException, BrokenBarrierException, TimeoutException {
-    return doAwait(ProcessSemaphore.deadline(unit.toNanos(time)));
+    return doAwait(SharedWord.deadline(unit.toNanos(time)));
   }
 
   /**
@@ -145,7 +145,7 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
    */
   public int await(Duration timeout)
       throws InterruptedException, BrokenBarrierException, TimeoutException {
-    return doAwait(ProcessSemaphore.deadline(Durations.toNanos(timeout)));
+    return doAwait(SharedWord.deadline(Durations.toNanos(timeout)));
   }
 
   /**

@@ -137,7 +137,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    */
   @Override
   public long awaitNanos(long nanosTimeout) throws InterruptedException {
-    long deadline = deadline(nanosTimeout);
+    long deadline = SharedWord.deadline(nanosTimeout);
     boolean signalled = doAwait(deadline, true);
     long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
     return signalled ? Math.max(1, left) : Math.min(0, left);
@@ -154,7 +154,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    */
   @Override
   public boolean await(long time, TimeUnit unit) throws InterruptedException {
-    return doAwait(deadline(unit.toNanos(time)), true);
+    return doAwait(SharedWord.deadline(unit.toNanos(time)), true);
   }
 
   /**
@@ -166,7 +166,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * @throws IllegalMonitorStateException if this thread does not hold the lock
    */
   public boolean await(Duration timeout) throws InterruptedException {
-    return doAwait(deadline(Durations.toNanos(timeout)), true);
+    return doAwait(SharedWord.deadline(Durations.toNanos(timeout)), true);
   }
 
   /**
@@ -180,14 +180,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
   @Override
   public boolean awaitUntil(Date deadline) throws InterruptedException {
     long millis = deadline.getTime() - System.currentTimeMillis();
-    return doAwait(deadline(TimeUnit.MILLISECONDS.toNanos(millis)), true);
-  }
-
-  private static long deadline(long nanos) {
-    if (nanos >= Long.MAX_VALUE / 4) {
-      return Long.MAX_VALUE;
-    }
-    return System.nanoTime() + Math.max(0, nanos);
+    return doAwait(SharedWord.deadline(TimeUnit.MILLISECONDS.toNanos(millis)), true);
   }
 
   /**

@@ -110,7 +110,7 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted before or while waiting
    */
   public boolean await(long time, TimeUnit unit) throws InterruptedException {
-    return awaitUntil(ProcessSemaphore.deadline(unit.toNanos(time)));
+    return awaitUntil(SharedWord.deadline(unit.toNanos(time)));
   }
 
   /**
@@ -121,7 +121,7 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted before or while waiting
    */
   public boolean await(Duration timeout) throws InterruptedException {
-    return awaitUntil(ProcessSemaphore.deadline(Durations.toNanos(timeout)));
+    return awaitUntil(SharedWord.deadline(Durations.toNanos(timeout)));
   }
 
   private boolean awaitUntil(long deadline) throws InterruptedException {

@@ -126,7 +126,7 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted before or while waiting
    */
   public boolean tryAcquire(long time, TimeUnit unit) throws InterruptedException {
-    return take(deadline(unit.toNanos(time)), true);
+    return take(SharedWord.deadline(unit.toNanos(time)), true);
   }
 
   /**
@@ -137,14 +137,7 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted before or while waiting
    */
   public boolean tryAcquire(Duration timeout) throws InterruptedException {
-    return take(deadline(Durations.toNanos(timeout)), true);
-  }
-
-  static long deadline(long nanos) {
-    if (nanos >= Long.MAX_VALUE / 4) {
-      return Long.MAX_VALUE;
-    }
-    return System.nanoTime() + Math.max(0, nanos);
+    return take(SharedWord.deadline(Durations.toNanos(timeout)), true);
   }
 
   private boolean take(long deadline, boolean interruptible) throws InterruptedException {

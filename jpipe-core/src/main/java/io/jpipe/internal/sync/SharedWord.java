@@ -74,6 +74,20 @@ public final class SharedWord {
   }
 
   /**
+   * The deadline for a wait of {@code nanos} from now: a {@link System#nanoTime} value, or {@link
+   * Long#MAX_VALUE} (no deadline) for a wait so long it would overflow.
+   *
+   * @param nanos the longest wait; negative is none
+   * @return the deadline to give to {@link #await}
+   */
+  public static long deadline(long nanos) {
+    if (nanos >= Long.MAX_VALUE / 4) {
+      return Long.MAX_VALUE;
+    }
+    return System.nanoTime() + Math.max(0, nanos);
+  }
+
+  /**
    * Reads the word (volatile).
    *
    * @return its value
