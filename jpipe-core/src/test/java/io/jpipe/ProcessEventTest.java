@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -66,6 +68,34 @@ class ProcessEventTest {
       Thread.currentThread().interrupt();
       assertThrows(InterruptedException.class, event::await);
     }
+  }
+
+  // (beyond CPython) a set cleared at once still ends the waits that were waiting: none misses it
+  @Test
+  void aWaiterSeesASetThatWasClearedAtOnce() throws Exception {
+    try (ProcessEvent event = ProcessEvent.create()) {
+      for (Thread.Builder kind : List.of(Thread.ofPlatform(), Thread.ofVirtual())) {
+        Thread[] waiter = new Thread[1];
+        CompletableFuture<Boolean> r =
+            TestSupport.async(kind, () -> event.await(60, TimeUnit.SECONDS), waiter);
+        inSharedWordAwait(waiter[0]); // it has read the word: the set and clear come after
+        event.set();
+        event.clear();
+        assertTrue(TestSupport.await(r), "the set happened during the wait");
+        assertFalse(event.isSet());
+      }
+    }
+  }
+
+  private static void inSharedWordAwait(Thread t) throws InterruptedException {
+    TestSupport.eventually(
+        t + " in SharedWord.await",
+        () ->
+            java.util.Arrays.stream(t.getStackTrace())
+                .anyMatch(
+                    e ->
+                        e.getClassName().equals("io.jpipe.internal.sync.SharedWord")
+                            && e.getMethodName().startsWith("await")));
   }
 
   // a waiter killed by SIGKILL, and a setter that dies before setting: the others go on

@@ -239,6 +239,8 @@ public final class SharedWord {
   private void watch() {
     Scratch s = Scratch.get();
     MemorySegment ts = s.small;
+    boolean slept = false;
+    int last = 0; // the value of the last sleep
     for (; ; ) {
       int seen;
       local.lock();
@@ -267,6 +269,13 @@ public final class SharedWord {
           changed.signalAll();
           return;
         }
+        if (!slept || seen != last) {
+          // it changed while no sleep watched it (or this watcher just started): a waiter may
+          // have seen the old value and parked, so all look again
+          changed.signalAll();
+        }
+        slept = true;
+        last = seen;
       } finally {
         local.unlock();
       }
