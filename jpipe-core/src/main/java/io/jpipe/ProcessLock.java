@@ -28,9 +28,14 @@ import java.util.concurrent.locks.Lock;
  *
  * <p>It is a robust, process-shared {@code pthread_mutex_t} in a page of shared memory, passed to
  * child processes as a {@link ChildProcess} argument. It belongs to the thread that locked it, as a
- * {@link java.util.concurrent.locks.ReentrantLock} does, but it is not reentrant: locking it again
- * from the holding thread throws {@link IllegalMonitorStateException}, and only the holder may
- * unlock.
+ * {@link java.util.concurrent.locks.ReentrantLock} does, but a lock from {@link #create()} is not
+ * reentrant (as CPython's {@code Lock} is not): locking it again from the holding thread throws
+ * {@link IllegalMonitorStateException}, and only the holder may unlock. A lock from {@link
+ * #createReentrant()} is CPython's {@code RLock}: the holder may lock it again, and it is free once
+ * unlocked as many times; a child process gets it reentrant too.
+ *
+ * <p>{@link #newCondition()} gives a {@link Condition} shared by processes (CPython's {@code
+ * multiprocessing.Condition}), a {@link ProcessCondition}.
  *
  * <p>Virtual threads may use it too, and park while they wait: a pthread mutex belongs to an OS
  * thread, so a virtual thread's hold is taken and given back by a platform thread of the lock's own
@@ -65,6 +70,12 @@ public final class ProcessLock implements Lock, AutoCloseable {
 
   private final SharedMutex mutex;
 
+  /** Whether the holder may lock again (read from the shared page, so a child knows it too). */
+  private final boolean reentrant;
+
+  /** How many times the holder has locked: 1 for a plain lock. Touched by the holder only. */
+  private int holds;
+
   /** Takes the mutex for virtual threads; created on first use by one. */
   private volatile MutexAgent agent;
 
@@ -73,6 +84,7 @@ public final class ProcessLock implements Lock, AutoCloseable {
 
   private ProcessLock(SharedMutex mutex) {
     this.mutex = mutex;
+    this.reentrant = (mutex.flags() & SharedMutex.REENTRANT) != 0;
   }
 
   /**
@@ -86,14 +98,64 @@ public final class ProcessLock implements Lock, AutoCloseable {
   }
 
   /**
+   * Creates a new, unlocked reentrant lock (CPython's {@code multiprocessing.RLock}): the holding
+   * thread may lock it again, and must unlock it as many times before another thread, of any
+   * process, can have it.
+   *
+   * @return the lock
+   * @throws IOException if shared memory cannot be had
+   */
+  public static ProcessLock createReentrant() throws IOException {
+    return new ProcessLock(SharedMutex.create(0, SharedMutex.REENTRANT));
+  }
+
+  /**
+   * Whether the holder may lock this lock again ({@link #createReentrant()}).
+   *
+   * @return true for a reentrant lock
+   */
+  public boolean isReentrant() {
+    return reentrant;
+  }
+
+  /**
+   * Whether the current thread holds this lock.
+   *
+   * @return true if it does
+   */
+  public boolean isHeldByCurrentThread() {
+    if (Thread.currentThread().isVirtual()) {
+      MutexAgent a = agent;
+      return a != null && a.heldByCurrentThread();
+    }
+    return mutex.heldByCurrentThread();
+  }
+
+  /** For a reentrant lock its holder locks again: true if that was the case. */
+  private boolean again() {
+    if (reentrant && isHeldByCurrentThread()) {
+      if (holds == Integer.MAX_VALUE) {
+        throw new Error("maximum lock count exceeded");
+      }
+      holds++;
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Locks, waiting as long as it takes. Interrupts do not stop the wait (the interrupt status is
    * kept).
    *
-   * @throws IllegalMonitorStateException if this thread already holds the lock
+   * @throws IllegalMonitorStateException if this thread already holds the lock, and it is not
+   *     reentrant
    * @throws IllegalStateException if the lock is closed in this process
    */
   @Override
   public void lock() {
+    if (again()) {
+      return;
+    }
     if (Thread.currentThread().isVirtual()) {
       try {
         viaAgent(Long.MAX_VALUE, false);
@@ -120,12 +182,16 @@ public final class ProcessLock implements Lock, AutoCloseable {
    * Locks unless the thread is interrupted (noticed within 50 ms while waiting).
    *
    * @throws InterruptedException if interrupted before or while waiting
-   * @throws IllegalMonitorStateException if this thread already holds the lock
+   * @throws IllegalMonitorStateException if this thread already holds the lock, and it is not
+   *     reentrant
    */
   @Override
   public void lockInterruptibly() throws InterruptedException {
     if (Thread.interrupted()) {
       throw new InterruptedException();
+    }
+    if (again()) {
+      return;
     }
     if (Thread.currentThread().isVirtual()) {
       viaAgent(Long.MAX_VALUE, true);
@@ -145,6 +211,9 @@ public final class ProcessLock implements Lock, AutoCloseable {
    */
   @Override
   public boolean tryLock() {
+    if (again()) {
+      return true;
+    }
     int r;
     try {
       r = Thread.currentThread().isVirtual() ? agent().tryLock() : mutex.tryLock();
@@ -166,6 +235,9 @@ public final class ProcessLock implements Lock, AutoCloseable {
   public boolean tryLock(long time, TimeUnit unit) throws InterruptedException {
     if (Thread.interrupted()) {
       throw new InterruptedException();
+    }
+    if (again()) {
+      return true;
     }
     long start = System.nanoTime();
     long timeout = Math.max(0, unit.toNanos(time)); // saturates: Long.MAX_VALUE is forever
@@ -198,12 +270,21 @@ public final class ProcessLock implements Lock, AutoCloseable {
   }
 
   /**
-   * Unlocks.
+   * Unlocks (for a reentrant lock: once; it is free after as many unlocks as locks).
    *
    * @throws IllegalMonitorStateException if this thread does not hold the lock
    */
   @Override
   public void unlock() {
+    if (reentrant && holds > 1 && isHeldByCurrentThread()) {
+      holds--;
+      return;
+    }
+    release();
+  }
+
+  /** Ends the hold, however many times it was taken. */
+  private void release() {
     int r;
     try {
       r = Thread.currentThread().isVirtual() ? agent().unlock() : mutex.unlock();
@@ -217,6 +298,32 @@ public final class ProcessLock implements Lock, AutoCloseable {
       throw new IllegalStateException("pthread_mutex_unlock failed: error " + r);
     }
     ownerDied = false; // only the holder gets here, and the hold has ended
+    holds = 0;
+  }
+
+  /**
+   * For a condition's wait: frees the lock however many times the current thread holds it.
+   *
+   * @return the number of holds, to give to {@link #reacquire(int)}
+   * @throws IllegalMonitorStateException if this thread does not hold the lock
+   */
+  int fullyRelease() {
+    if (!isHeldByCurrentThread()) {
+      throw new IllegalMonitorStateException("this thread does not hold the lock");
+    }
+    int h = holds;
+    release();
+    return h;
+  }
+
+  /**
+   * After a condition's wait: locks again, not interruptibly, with the holds given.
+   *
+   * @param h what {@link #fullyRelease()} returned
+   */
+  void reacquire(int h) {
+    lock();
+    holds = h;
   }
 
   /**
@@ -231,14 +338,20 @@ public final class ProcessLock implements Lock, AutoCloseable {
   }
 
   /**
-   * Not supported: a condition would have to be shared by processes too.
+   * A new condition of this lock, shared by processes (CPython's {@code multiprocessing.Condition}
+   * built on this lock). It has shared memory of its own: pass it to child processes with (or
+   * without) the lock, and {@linkplain ProcessCondition#close() close} it when done.
    *
-   * @return never
-   * @throws UnsupportedOperationException always
+   * @return the condition
+   * @throws UncheckedIOException if shared memory cannot be had
    */
   @Override
-  public Condition newCondition() {
-    throw new UnsupportedOperationException("ProcessLock has no conditions");
+  public ProcessCondition newCondition() {
+    try {
+      return ProcessCondition.create(this);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /**
@@ -277,10 +390,12 @@ public final class ProcessLock implements Lock, AutoCloseable {
     switch (r) {
       case SharedMutex.OK -> {
         ownerDied = false;
+        holds = 1;
         return true;
       }
       case SharedMutex.OWNER_DIED -> {
         ownerDied = true;
+        holds = 1;
         return true;
       }
       case SharedMutex.BUSY -> {

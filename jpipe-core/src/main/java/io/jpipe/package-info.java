@@ -12,6 +12,12 @@
  *       no other descriptor of the parent's.
  *   <li>{@link io.jpipe.ProcessLock} is a {@link java.util.concurrent.locks.Lock} shared by
  *       processes that survives a holder that dies.
+ *   <li>{@link io.jpipe.ProcessLock#createReentrant()} is CPython's {@code RLock}, and {@link
+ *       io.jpipe.ProcessLock#newCondition()} its {@code Condition} (a {@link
+ *       io.jpipe.ProcessCondition}); {@link io.jpipe.ProcessSemaphore} is its {@code Semaphore} and
+ *       {@code BoundedSemaphore}, {@link io.jpipe.ProcessEvent} its {@code Event} and {@link
+ *       io.jpipe.ProcessBarrier} its {@code Barrier}: synchronization shared with child JVMs, where
+ *       a process that dies blocks no other and virtual threads park.
  *   <li>{@link io.jpipe.SharedMemory} is a named block of POSIX shared memory that CPython's {@code
  *       multiprocessing.shared_memory.SharedMemory} attaches to by name; {@link
  *       io.jpipe.SharedInt}, {@link io.jpipe.SharedLong}, {@link io.jpipe.SharedDouble} and their

@@ -1099,4 +1099,27 @@ public final class Libc {
       throw Native.rethrow(t);
     }
   }
+
+  private static final class Futex {
+    static final MethodHandle H =
+        Native.downcall(
+            "syscall",
+            fn(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT),
+            Mode.ERRNO,
+            1);
+  }
+
+  /**
+   * {@code long syscall(SYS_futex, uint32_t *uaddr, int op, uint32_t val, const struct timespec
+   * *timeout, uint32_t *uaddr2, uint32_t val3)}. The word is given by its address as a number, so
+   * that a wait in progress does not keep its memory's arena open.
+   */
+  public static long futex(
+      MemorySegment errno, long uaddr, int op, int val, MemorySegment timeout) {
+    try {
+      return (long) Futex.H.invokeExact(errno, Linux.SYS_FUTEX, uaddr, op, val, timeout, 0L, 0);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
 }

@@ -306,4 +306,14 @@ public final class Linux {
   public static int termSignal(int status) {
     return status & 0x7f;
   }
+
+  /** The {@code futex} system call's number: 202 on x86-64, 98 on aarch64. */
+  public static final long SYS_FUTEX =
+      System.getProperty("os.arch", "").equals("aarch64") ? 98 : 202;
+
+  /** {@code FUTEX_WAIT}: sleep while the word holds the value given (shared, not private). */
+  public static final int FUTEX_WAIT = 0;
+
+  /** {@code FUTEX_WAKE}: wake that many sleepers on the word. */
+  public static final int FUTEX_WAKE = 1;
 }

@@ -36,6 +36,15 @@ public final class SharedMutex {
    */
   public static final long SIZE = 4096;
 
+  /**
+   * Where in the page a word of flags is kept, far past the {@code pthread_mutex_t}: what kind of
+   * lock this is, for the processes that receive it.
+   */
+  private static final long FLAGS_OFFSET = 2048;
+
+  /** Flag: the lock is reentrant (CPython's {@code RLock}). */
+  public static final int REENTRANT = 1;
+
   /** Results of the locking calls. */
   public static final int OK = 0;
 
@@ -92,6 +101,19 @@ public final class SharedMutex {
    * @throws IOException if memory or a descriptor cannot be had
    */
   public static SharedMutex create(long extraBytes) throws IOException {
+    return create(extraBytes, 0);
+  }
+
+  /**
+   * Creates a new mutex as {@link #create(long)} does, with flags that every process that maps it
+   * reads ({@link #flags()}).
+   *
+   * @param extraBytes bytes after the mutex's page, at least 0
+   * @param flags {@link #REENTRANT} or 0
+   * @return the mutex
+   * @throws IOException if memory or a descriptor cannot be had
+   */
+  public static SharedMutex create(long extraBytes, int flags) throws IOException {
     if (extraBytes < 0) {
       throw new IllegalArgumentException("extraBytes < 0: " + extraBytes);
     }
@@ -122,6 +144,7 @@ public final class SharedMutex {
             Libc.mutexattrSettype(attr, Linux.PTHREAD_MUTEX_ERRORCHECK));
         check("pthread_mutex_init", Libc.mutexInit(map, attr));
         Libc.mutexattrDestroy(attr);
+        map.set(ValueLayout.JAVA_INT, FLAGS_OFFSET, flags);
       } catch (IOException | RuntimeException e) {
         Memory.unmap(map);
         throw e;
@@ -158,6 +181,15 @@ public final class SharedMutex {
    */
   public FdChannel channel() {
     return channel;
+  }
+
+  /**
+   * The flags the mutex was created with.
+   *
+   * @return {@link #REENTRANT} or 0
+   */
+  public int flags() {
+    return mutex.get(ValueLayout.JAVA_INT, FLAGS_OFFSET);
   }
 
   /**

@@ -1,0 +1,233 @@
+package io.jpipe;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Many virtual threads waiting on the synchronization types with ONE carrier: run in a JVM of its
+ * own by {@link SyncVirtualThreadsParkTest} with {@code -Djdk.virtualThreadScheduler.parallelism=1
+ * -Djdk.virtualThreadScheduler.maxPoolSize=1}. If a wait pinned the carrier, the thread that
+ * releases the others could never run, and the watchdog would fail the scenario.
+ *
+ * <p>Prints one line {@code OK key=value ...} and exits 0, or prints what went wrong and exits 1.
+ */
+public final class SyncVirtualThreadScenarios {
+  private SyncVirtualThreadScenarios() {}
+
+  /** How long a whole scenario may take before the watchdog fails it. */
+  private static final long LIMIT_SECONDS = 150;
+
+  /**
+   * Runs one scenario.
+   *
+   * @param args the scenario's name and its size
+   */
+  public static void main(String[] args) throws Exception {
+    Thread watchdog =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(TimeUnit.SECONDS.toMillis(LIMIT_SECONDS));
+                System.out.println("STALLED: " + args[0] + " did not finish; threads:");
+                Thread.getAllStackTraces()
+                    .forEach((t, st) -> System.out.println(t + " " + List.of(st)));
+                System.out.flush();
+                Runtime.getRuntime().halt(3);
+              } catch (InterruptedException e) {
+                // finished in time
+              }
+            },
+            "watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+    int n = Integer.parseInt(args[1]);
+    String result =
+        switch (args[0]) {
+          case "event" -> event(n);
+          case "semaphore" -> semaphore(n);
+          case "condition" -> condition(n);
+          case "barrier" -> barrier(n);
+          default -> throw new IllegalArgumentException(args[0]);
+        };
+    System.out.println("OK " + result);
+    System.out.flush();
+    System.exit(0);
+  }
+
+  /** Waits until {@code count} of {@code threads} are parked (WAITING or TIMED_WAITING). */
+  private static void awaitParked(List<Thread> threads, int count) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIMIT_SECONDS);
+    for (; ; ) {
+      int parked = 0;
+      for (Thread t : threads) {
+        Thread.State st = t.getState();
+        if (st == Thread.State.WAITING || st == Thread.State.TIMED_WAITING) {
+          parked++;
+        }
+      }
+      if (parked >= count) {
+        return;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError(parked + " of " + count + " threads parked");
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  private static void joinAll(List<Thread> threads) throws InterruptedException {
+    for (Thread t : threads) {
+      t.join();
+    }
+  }
+
+  /** Child: sets the event. */
+  static void setEvent(ProcessEvent event) {
+    event.set();
+  }
+
+  /** n virtual threads await an event that a child process sets. */
+  private static String event(int n) throws Exception {
+    AtomicInteger done = new AtomicInteger();
+    try (ProcessEvent event = ProcessEvent.create()) {
+      List<Thread> threads = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      try {
+                        if (event.await(LIMIT_SECONDS, TimeUnit.SECONDS)) {
+                          done.incrementAndGet();
+                        }
+                      } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                      }
+                    }));
+      }
+      awaitParked(threads, n);
+      ChildProcess p = ChildProcess.of(SyncVirtualThreadScenarios::setEvent, event);
+      p.start();
+      p.join();
+      joinAll(threads);
+    }
+    check(done.get() == n, "woken " + done.get() + " of " + n);
+    return "woken=" + done.get();
+  }
+
+  /** n virtual threads acquire from an empty semaphore; a virtual thread releases n permits. */
+  private static String semaphore(int n) throws Exception {
+    AtomicInteger done = new AtomicInteger();
+    try (ProcessSemaphore sem = ProcessSemaphore.create(0)) {
+      List<Thread> threads = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      try {
+                        sem.acquire();
+                        done.incrementAndGet();
+                      } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                      }
+                    }));
+      }
+      awaitParked(threads, n);
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                for (int i = 0; i < n; i++) {
+                  sem.release();
+                }
+              })
+          .join();
+      joinAll(threads);
+      check(sem.availablePermits() == 0, "permits left: " + sem.availablePermits());
+    }
+    check(done.get() == n, "acquired " + done.get() + " of " + n);
+    return "acquired=" + done.get();
+  }
+
+  /** n virtual threads wait on a condition of a reentrant lock (held twice); one signals all. */
+  private static String condition(int n) throws Exception {
+    AtomicInteger done = new AtomicInteger();
+    try (ProcessLock lock = ProcessLock.createReentrant();
+        ProcessCondition cond = lock.newCondition();
+        SharedInt go = SharedInt.create(0)) {
+      List<Thread> threads = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      lock.lock();
+                      lock.lock();
+                      try {
+                        while (go.get() == 0) {
+                          cond.awaitUninterruptibly();
+                        }
+                        done.incrementAndGet();
+                      } finally {
+                        lock.unlock();
+                        lock.unlock();
+                      }
+                    }));
+      }
+      awaitParked(threads, n);
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                lock.lock();
+                try {
+                  go.set(1);
+                  cond.signalAll();
+                } finally {
+                  lock.unlock();
+                }
+              })
+          .join();
+      joinAll(threads);
+    }
+    check(done.get() == n, "woken " + done.get() + " of " + n);
+    return "woken=" + done.get();
+  }
+
+  /** n virtual threads and this thread are the parties of a barrier, for two rounds. */
+  private static String barrier(int n) throws Exception {
+    AtomicInteger done = new AtomicInteger();
+    try (ProcessBarrier b = ProcessBarrier.create(n + 1)) {
+      List<Thread> threads = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        threads.add(
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      try {
+                        b.await();
+                        b.await();
+                        done.incrementAndGet();
+                      } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                      }
+                    }));
+      }
+      awaitParked(threads, n);
+      b.await();
+      b.await();
+      joinAll(threads);
+    }
+    check(done.get() == n, "passed " + done.get() + " of " + n);
+    return "passed=" + done.get();
+  }
+
+  private static void check(boolean ok, String what) {
+    if (!ok) {
+      System.out.println("FAILED: " + what);
+      System.out.flush();
+      System.exit(1);
+    }
+  }
+}
