@@ -189,8 +189,10 @@ public final class ChildProcess {
    *       waits on a private socketpair (which no other process can reach); {@link #start()} only
    *       hands it the task and the connection ends, so the child runs within milliseconds
    *       (CPython's {@code forkserver}). Taking a spare starts its replacement in the background;
-   *       the spare is created on first use, or ahead of time by {@link #prestartWarm}. An idle
-   *       spare costs one idle JVM's memory, and exits with its parent.
+   *       the spare is created on first use, or ahead of time by {@link #prestartWarm}. With no
+   *       spare ready, {@link #start()} does not wait for one: it spawns the child, as {@link
+   *       #SPAWN} does, and a spare boots once warm starts pause. An idle spare costs one idle
+   *       JVM's memory, and exits with its parent.
    * </ul>
    */
   public enum StartMethod {

@@ -111,8 +111,9 @@ class ChildProcessTest {
   void aTargetOrArgumentThatCannotBeSerializedStartsNothing() throws Exception {
     Object notSerializable = new Object();
     ChildProcess p = ChildProcess.of(Children::sendBack, (Connection) null, notSerializable);
+    Set<Long> before = TestSupport.children().keySet(); // a warm spare may be waiting
     assertThrows(NotSerializableException.class, p::start);
-    assertTrue(TestSupport.children().isEmpty());
+    assertEquals(before, TestSupport.children().keySet());
     ChildProcess.Target0 capturing = () -> System.out.println(notSerializable);
     assertThrows(NotSerializableException.class, () -> ChildProcess.of(capturing).start());
   }

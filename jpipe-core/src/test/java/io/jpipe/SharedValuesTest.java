@@ -128,6 +128,8 @@ class SharedValuesTest {
     try (SharedLongArray arr = SharedLongArray.create(new long[] {1, 2, 3});
         SharedMemory shm = SharedMemory.create(8)) {
       try {
+        // a warm start with no spare ready spawns: have one ready
+        assertTrue(ChildProcess.prestartWarm(java.time.Duration.ofMinutes(2)), "a spare is ready");
         ChildProcess p =
             ChildProcess.of(SharedValuesTest::doubleAll, arr, shm)
                 .startMethod(ChildProcess.StartMethod.WARM);

@@ -58,6 +58,14 @@ final class BenchCommand implements Callable<Integer> {
       description = "Child JVM starts timed for spawn_ms (default 10, or 3 with --quick).")
   Integer spawnReps;
 
+  @Option(
+      names = "--b2b-starts",
+      paramLabel = "N",
+      description =
+          "Child starts in a row, per start method, for spawn_b2b_ms and spawn_warm_b2b_ms"
+              + " (default 20, or 4 with --quick).")
+  Integer b2bStarts;
+
   /** How much to run. The baselines' values are {@link #FULL}. */
   record Sizes(
       int nRtt,
@@ -65,11 +73,12 @@ final class BenchCommand implements Callable<Integer> {
       int nBulk,
       int reps,
       int spawnReps,
+      int b2bStarts,
       int warmRtt,
       int warmSmall,
       int warmBulk) {
-    static final Sizes FULL = new Sizes(50_000, 300_000, 2_000, 3, 10, 50_000, 30_000, 200);
-    static final Sizes QUICK = new Sizes(5_000, 30_000, 200, 3, 3, 2_000, 3_000, 20);
+    static final Sizes FULL = new Sizes(50_000, 300_000, 2_000, 3, 10, 20, 50_000, 30_000, 200);
+    static final Sizes QUICK = new Sizes(5_000, 30_000, 200, 3, 3, 4, 2_000, 3_000, 20);
   }
 
   private static final int SMALL = 64;
@@ -85,6 +94,10 @@ final class BenchCommand implements Callable<Integer> {
     if (sr < 1) {
       throw new IllegalArgumentException("--spawn-reps must be at least 1");
     }
+    int b2b = b2bStarts != null ? b2bStarts : base.b2bStarts();
+    if (b2b < 1) {
+      throw new IllegalArgumentException("--b2b-starts must be at least 1");
+    }
     Sizes sizes =
         new Sizes(
             base.nRtt(),
@@ -92,6 +105,7 @@ final class BenchCommand implements Callable<Integer> {
             base.nBulk(),
             base.reps(),
             sr,
+            b2b,
             base.warmRtt(),
             base.warmSmall(),
             base.warmBulk());
@@ -225,6 +239,11 @@ final class BenchCommand implements Callable<Integer> {
         progress.show("spawn: child " + (i + 1) + "/" + spawn.length);
         spawnOnce(spawn, rss, i, ChildProcess.StartMethod.SPAWN);
       }
+      // Starts in a row, each child gone before the next starts, as a program that runs short
+      // tasks one after the other would have it. The warm ones come first with no spare ready
+      // (none was asked for yet): the case where a warm start must not wait for a spare.
+      double[] spawnB2b = backToBack(ChildProcess.StartMethod.SPAWN);
+      double[] warmB2b = backToBack(ChildProcess.StartMethod.WARM);
       double[] warm = new double[sizes.spawnReps()];
       double[] unused = new double[sizes.spawnReps()];
       for (int i = 0; i < warm.length; i++) {
@@ -241,6 +260,10 @@ final class BenchCommand implements Callable<Integer> {
       r.put("bulk_gbps_offheap", round(median(bulkOffHeap), 3));
       r.put("spawn_warm_ms", round(median(warm), 3));
       r.put("spawn_aot_cache", aot);
+      r.put("spawn_b2b_ms", round(median(spawnB2b), 3));
+      r.put("spawn_b2b_max_ms", round(max(spawnB2b), 3));
+      r.put("spawn_warm_b2b_ms", round(median(warmB2b), 3));
+      r.put("spawn_warm_b2b_max_ms", round(max(warmB2b), 3));
       putPercentiles(r, "rtt_bytes", bytesHist);
       putPercentiles(r, "rtt_obj", objHist);
       r.put("idle_child_rss_kb", Math.round(median(rss)));
@@ -315,6 +338,30 @@ final class BenchCommand implements Callable<Integer> {
       return System.nanoTime() - t;
     }
 
+    /** {@link Sizes#b2bStarts} children started one after the other; each start's milliseconds. */
+    private double[] backToBack(ChildProcess.StartMethod method) throws Exception {
+      double[] ms = new double[sizes.b2bStarts()];
+      String what = method == ChildProcess.StartMethod.WARM ? "warm" : "spawn";
+      for (int i = 0; i < ms.length; i++) {
+        progress.show(what + " back to back: child " + (i + 1) + "/" + ms.length);
+        try (Pipe p = Pipe.open()) {
+          long t = System.nanoTime();
+          ChildProcess child =
+              ChildProcess.of(BenchPeer::hello, p.conn2())
+                  .name("jpipe-bench-hello")
+                  .daemon(true)
+                  .startMethod(method);
+          child.start();
+          p.conn1().recvBytes();
+          ms[i] = (System.nanoTime() - t) / 1e6;
+          p.conn2().close();
+          p.conn1().close(); // end of file: the child returns
+          stop(child);
+        }
+      }
+      return ms;
+    }
+
     /**
      * Start of a child JVM to the first message from it in the parent (CPython's {@code spawn}
      * figure); then, while it waits idle, its resident memory.
@@ -376,6 +423,10 @@ final class BenchCommand implements Callable<Integer> {
     return s.length % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2;
   }
 
+  static double max(double[] v) {
+    return Arrays.stream(v).max().orElseThrow();
+  }
+
   private static void putPercentiles(Map<String, Object> r, String key, Histogram h) {
     r.put(key + "_p50_us", round(h.getValueAtPercentile(50.0) / 1e3, 3));
     r.put(key + "_p99_us", round(h.getValueAtPercentile(99.0) / 1e3, 3));
@@ -433,12 +484,13 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         "each figure the median of %d runs: %,d round trips, %,d x 64 B, %,d x 1 MiB;"
-            + " spawn: %d child starts%n%n",
+            + " spawn: %d child starts, and %d in a row per start method%n%n",
         s.reps(),
         s.nRtt(),
         s.nSmall(),
         s.nBulk(),
-        s.spawnReps());
+        s.spawnReps(),
+        s.b2bStarts());
     String row = "%-44s %14s  %s%n";
     out.printf(Locale.ROOT, row, "figure", "value", "unit");
     out.printf(
@@ -481,6 +533,18 @@ final class BenchCommand implements Callable<Integer> {
         r.get("spawn_ms"),
         Boolean.TRUE.equals(r.get("spawn_aot_cache")) ? "ms (AOT cache)" : "ms (no AOT cache)");
     out.printf(Locale.ROOT, row, "  warm start (a ready spare JVM)", r.get("spawn_warm_ms"), "ms");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  " + s.b2bStarts() + " in a row, spawn: median / max",
+        "",
+        r.get("spawn_b2b_ms") + " / " + r.get("spawn_b2b_max_ms") + " ms");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  " + s.b2bStarts() + " in a row, warm: median / max",
+        "",
+        r.get("spawn_warm_b2b_ms") + " / " + r.get("spawn_warm_b2b_max_ms") + " ms");
     out.printf(
         Locale.ROOT, row, "idle child JVM resident memory", r.get("idle_child_rss_kb"), "kB");
   }

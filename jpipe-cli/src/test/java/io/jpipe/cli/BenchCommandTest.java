@@ -21,6 +21,10 @@ class BenchCommandTest {
           "bulk_gbps",
           "spawn_ms",
           "spawn_warm_ms",
+          "spawn_b2b_ms",
+          "spawn_b2b_max_ms",
+          "spawn_warm_b2b_ms",
+          "spawn_warm_b2b_max_ms",
           "bulk_gbps_offheap",
           "rtt_bytes_p50_us",
           "rtt_bytes_p99_us",
@@ -32,7 +36,9 @@ class BenchCommandTest {
 
   @Test
   void quickJsonPrintsOneLineWithEveryKey() throws Exception {
-    List<String> lines = DemoCommandTest.jpipe("bench", "--quick", "--json", "--spawn-reps", "1");
+    List<String> lines =
+        DemoCommandTest.jpipe(
+            "bench", "--quick", "--json", "--spawn-reps", "1", "--b2b-starts", "2");
     assertEquals(1, lines.size(), "stdout: " + lines);
     String json = lines.get(0);
     assertTrue(json.startsWith("{") && json.endsWith("}"), json);

@@ -28,7 +28,7 @@ import java.util.Set;
  *   <li><b>Warm</b>: hand the bootstrap and the descriptors ({@code SCM_RIGHTS}) to a spare JVM
  *       that {@link WarmPool} started earlier and that waits, booted and warmed up, on a private
  *       socketpair (CPython's {@code forkserver}; a socketpair has no address, so no other process
- *       can reach it).
+ *       can reach it); spawn if no spare is ready.
  * </ul>
  *
  * In both cases the child answers on its status channel: an empty message when ready, the error
@@ -62,8 +62,8 @@ public final class ChildLauncher {
    * @param target the task
    * @param args its arguments
    * @param jvmOptions extra JVM options
-   * @param warm whether to use a warm spare
-   * @param startNanos how long a spare started now may take to come up
+   * @param warm whether to use a warm spare if one is ready (else the child is spawned)
+   * @param startNanos the start timeout, which bounds the hand-over to a spare
    * @return the child
    * @throws IOException if serializing or starting fails; nothing is left behind
    */
@@ -84,9 +84,14 @@ public final class ChildLauncher {
               name, daemon, ProcessHandle.current().pid(), target, args, inheritance, classes);
       ChildJvm jvm = ChildJvm.forClasses(classes);
       // Spares boot with the parent's class path: a task from another class loader is spawned.
-      return warm && jvm.isStandard()
-          ? WarmPool.assign(jvmOptions, bootstrap, inheritance.fds(), startNanos)
-          : spawn(jvm, bootstrap, inheritance.fds(), jvmOptions);
+      if (warm && jvm.isStandard()) {
+        Launched spare = WarmPool.assign(jvmOptions, bootstrap, inheritance.fds(), startNanos);
+        if (spare != null) {
+          return spare;
+        }
+        // No spare ready: waiting for one to boot and warm up would take longer than a spawn.
+      }
+      return spawn(jvm, bootstrap, inheritance.fds(), jvmOptions);
     } finally {
       inheritance.releaseAll();
     }

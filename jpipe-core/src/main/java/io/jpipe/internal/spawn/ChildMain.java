@@ -82,40 +82,79 @@ public final class ChildMain {
   }
 
   /**
-   * A warm spare: boot and warm up now, then wait on {@code ctlFd} for a task (descriptors, then
-   * the bootstrap), answer on the same socket, and become the child. End of file while waiting
-   * means the parent no longer needs us.
+   * A warm spare: boot and warm up now, say so with one byte on {@code ctlFd}, then wait there for
+   * a task (descriptors, then the bootstrap), answer on the same socket, and become the child.
+   *
+   * <p>Until it has answered, a spare belongs to its parent only: if the parent is gone or gives it
+   * up (end of file, a reset because it closed its end with our ready byte unread, a broken pipe),
+   * the spare exits at once with code 0 and prints nothing, since nobody waits for it and it has
+   * run nothing of the user's. Only a task it cannot decode is reported, to the parent that sent
+   * it.
    */
   private static void spare(int ctlFd) throws Throwable {
     Warmup.run();
     Scratch s = Scratch.get();
     s.word.set(ValueLayout.JAVA_BYTE, 0, WarmPool.READY);
     if (Libc.write(s.errno, ctlFd, s.word, 1) != 1) { // the parent may take us now
-      System.exit(0);
-      return;
+      parentGone();
     }
-    int[] fds;
+    int[] fds = null;
+    Connection ctl = null;
+    byte[] task = null;
     try {
       fds = FdPassing.receive(ctlFd);
-    } catch (java.io.EOFException e) {
-      System.exit(0);
-      return;
+      ctl =
+          Access.connections()
+              .newConnection(
+                  new FdChannel(ctlFd, FdChannel.Kind.SOCKET),
+                  true,
+                  true,
+                  Codec.javaSerialization());
+      task = ctl.recvBytes();
+    } catch (IOException e) {
+      if (isParentGone(e)) {
+        parentGone();
+      }
+      throw e;
     }
-    Connection ctl =
-        Access.connections()
-            .newConnection(
-                new FdChannel(ctlFd, FdChannel.Kind.SOCKET), true, true, Codec.javaSerialization());
     Bootstrap boot;
     try {
-      boot = decode(ctl.recvBytes(), fds);
+      boot = decode(task, fds);
     } catch (Throwable t) {
-      ctl.sendBytes(trace(t));
+      answer(ctl, trace(t));
       System.exit(1);
       return;
     }
-    ctl.sendBytes(new byte[0]);
+    answer(ctl, new byte[0]);
     ctl.close();
     become(boot);
+  }
+
+  /** The spare's answer; a parent gone meanwhile will not run our task: we exit quietly. */
+  private static void answer(Connection ctl, byte[] message) throws IOException {
+    try {
+      ctl.sendBytes(message);
+    } catch (IOException e) {
+      if (isParentGone(e)) {
+        parentGone();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Whether an error on the spare's socket means that the parent closed its end: end of file, a
+   * reset (it closed with data unread) or a broken pipe.
+   */
+  private static boolean isParentGone(IOException e) {
+    return e instanceof java.io.EOFException
+        || e instanceof java.net.SocketException
+        || e instanceof io.jpipe.BrokenPipeException;
+  }
+
+  /** A spare's end when its parent no longer needs it: no output, code 0. */
+  private static void parentGone() {
+    Runtime.getRuntime().halt(0);
   }
 
   /**
