@@ -327,7 +327,10 @@ class ListenerHostileTest {
           TestSupport.failureOf(async(() -> Client.connect(l.address(), wrong))));
       TestSupport.eventually("the rejection counted", () -> l.rejectedCount() == 1);
       honestEcho(l);
-      CompletableFuture<Connection> waiting = async(l::accept);
+      Thread[] acceptor = new Thread[1];
+      CompletableFuture<Connection> waiting =
+          TestSupport.async(Thread.ofPlatform().daemon(), l::accept, acceptor);
+      TestSupport.awaitBlocked(acceptor[0]); // else accept may begin after the close
       try (Connection c = raw(l.address())) {
         c.recvBytes();
         c.sendBytes(new byte[] {1}); // a bad answer: rejected, and the handler closes
