@@ -476,7 +476,13 @@ public final class ChildProcess {
     LIVE.add(this);
     launched.exit().listen(this::exited);
     awaitReady(launched.status());
-    Jfr.childStarted(jfr, name, startMethod.name(), pid, target);
+    // What happened, not what was asked: a WARM start with no spare ready is spawned.
+    Jfr.childStarted(
+        jfr,
+        name,
+        (launched.fromSpare() ? StartMethod.WARM : StartMethod.SPAWN).name(),
+        pid,
+        target);
   }
 
   private void awaitReady(Connection status) throws IOException {

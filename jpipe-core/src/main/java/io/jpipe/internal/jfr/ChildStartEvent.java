@@ -20,7 +20,9 @@ final class ChildStartEvent extends jdk.jfr.Event {
   String name;
 
   @Label("Start Method")
-  @Description("SPAWN (a new JVM booted in start) or WARM (a pre-booted spare given the task)")
+  @Description(
+      "How it started: SPAWN (a new JVM booted in start, also a WARM start with no spare ready)"
+          + " or WARM (a pre-booted spare given the task)")
   String startMethod;
 
   @Label("Process Id")

@@ -51,8 +51,10 @@ public final class ChildLauncher {
    * @param pidfd its pidfd, watched by the reaper
    * @param exit where its exit status arrives
    * @param status its status channel (read it, then close it)
+   * @param fromSpare whether a warm spare took the task (else the child was spawned)
    */
-  public record Launched(int pid, FdChannel pidfd, ExitWatch exit, Connection status) {}
+  public record Launched(
+      int pid, FdChannel pidfd, ExitWatch exit, Connection status, boolean fromSpare) {}
 
   /**
    * Starts a child.
@@ -132,7 +134,7 @@ public final class ChildLauncher {
                 Codec.javaSerialization());
     ExitWatch exit = new ExitWatch();
     FdChannel pidfd = watch(pid, exit);
-    return new Launched(pid, pidfd, exit, statusEnd);
+    return new Launched(pid, pidfd, exit, statusEnd, false);
   }
 
   /**

@@ -228,7 +228,7 @@ public final class WarmPool {
     }
     Connection status =
         Access.connections().newConnection(ctl, true, true, Codec.javaSerialization());
-    return new ChildLauncher.Launched(spare.pid, spare.pidfd, spare.exit, status);
+    return new ChildLauncher.Launched(spare.pid, spare.pidfd, spare.exit, status, true);
   }
 
   // ---------------------------------------------------------------- refills
