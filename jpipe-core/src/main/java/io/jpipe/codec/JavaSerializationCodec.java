@@ -51,10 +51,13 @@ import java.util.Objects;
  * too. A class any of them rejects is refused with {@link InvalidClassException} naming the class.
  *
  * <p>Decoding errors are {@link IOException}s that never look like end of file: an empty, malformed
- * or cut-off encoding is a {@link StreamCorruptedException}, an unknown or refused class an {@link
- * InvalidClassException}, a limit a {@link DecodeLimitException}, and a class's own {@code
- * readObject} failing with an unchecked exception an {@link InvalidObjectException}. The message is
- * consumed either way.
+ * or cut-off encoding is a {@link StreamCorruptedException}, an unknown or refused class, or one
+ * that cannot be loaded or initialised, an {@link InvalidClassException}, a limit a {@link
+ * DecodeLimitException} (so is a {@link StackOverflowError} or {@link OutOfMemoryError} on the way,
+ * named {@code "stack"} or {@code "memory"}), and a class's own code ({@code readObject}, {@code
+ * readResolve}, {@code readExternal}, a record's constructor) failing with an unchecked exception
+ * or any other {@link Error} an {@link InvalidObjectException} whose cause is what it threw. The
+ * message is consumed either way.
  *
  * <h2>Compact forms</h2>
  *
@@ -373,6 +376,14 @@ public final class JavaSerializationCodec implements Codec, Serializable {
           new InvalidClassException("a class in the message cannot be loaded or initialised: " + e);
       ice.initCause(e);
       throw ice;
+    } catch (Error e) {
+      // Thrown by a decoded class's own code (readObject, readResolve, readExternal, a record's
+      // constructor) or by the JDK's on data it refuses (Map.of's proxy with an odd length throws
+      // InternalError): the message is refused; the JVM is not broken by it.
+      InvalidObjectException ioe =
+          new InvalidObjectException("a class failed to read its object back: " + e);
+      ioe.initCause(e);
+      throw ioe;
     }
   }
 
