@@ -16,6 +16,7 @@ import java.io.StreamCorruptedException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Semaphore;
 
 /**
  * Java serialization, the JVM's pickle, always behind a budget and an {@link ObjectInputFilter}.
@@ -425,6 +426,17 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     }
   }
 
+  /**
+   * Most deep messages decoded at once, by all codecs of the JVM together, each on a platform
+   * thread of its own with a large stack; more wait their turn.
+   */
+  static final int LARGE_STACK_DECODERS = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+  private static final Semaphore LARGE_STACKS = new Semaphore(LARGE_STACK_DECODERS, true);
+
+  /** Set on a large-stack decoder: a decode inside one (a readObject decoding) takes no turn. */
+  private static final ThreadLocal<Boolean> ON_LARGE_STACK = new ThreadLocal<>();
+
   /** Decodes a deep message on a platform thread of its own, with a stack that fits the limits. */
   private Object onLargeStack(byte[] message, int offset, int length) throws IOException {
     Object[] result = new Object[1];
@@ -437,6 +449,7 @@ public final class JavaSerializationCodec implements Codec, Serializable {
             .stackSize(stack)
             .unstarted(
                 () -> {
+                  ON_LARGE_STACK.set(Boolean.TRUE);
                   try {
                     result[0] = decodeStream(message, offset, length, false);
                   } catch (StackOverflowError e) {
@@ -447,14 +460,26 @@ public final class JavaSerializationCodec implements Codec, Serializable {
                     failure[0] = e;
                   }
                 });
-    decoder.start();
+    // The decode is bounded, and so is the wait for a turn: both go on through an interrupt,
+    // which is kept for the caller.
+    boolean turn = ON_LARGE_STACK.get() == null;
+    if (turn) {
+      LARGE_STACKS.acquireUninterruptibly();
+    }
     boolean interrupted = false;
-    while (true) {
-      try {
-        decoder.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true; // the decode is bounded: finish it, then keep the interrupt
+    try {
+      decoder.start();
+      while (true) {
+        try {
+          decoder.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (turn) {
+        LARGE_STACKS.release();
       }
     }
     if (interrupted) {

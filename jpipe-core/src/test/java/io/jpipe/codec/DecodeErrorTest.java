@@ -17,13 +17,17 @@ import java.io.Serial;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@code decode} never throws an {@link Error} (issue 8, point 5): an Error thrown by a decoded
  * class's own code, or by the JDK's on data it refuses, is an {@link InvalidObjectException} with
  * the Error as its cause, on the caller's thread and on the large stack that deep messages are
- * decoded on.
+ * decoded on; and deep messages share a bounded number of those large-stack threads.
  */
 class DecodeErrorTest {
   private static final JavaSerializationCodec ANY =
@@ -201,5 +205,77 @@ class DecodeErrorTest {
         assertEquals(List.of("after", f.name()), pipe.conn2().recv());
       }
     }
+  }
+
+  // ---- deep messages share a bounded number of large-stack threads
+
+  /** Blocks in readObject until released, counting who is inside. */
+  static final class Gate implements Serializable {
+    @Serial private static final long serialVersionUID = 1L;
+    static final AtomicInteger inside = new AtomicInteger();
+    static final AtomicInteger most = new AtomicInteger();
+    static volatile CountDownLatch release = new CountDownLatch(0);
+    static final Semaphore entered = new Semaphore(0);
+
+    @Serial
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+      in.defaultReadObject();
+      most.accumulateAndGet(inside.incrementAndGet(), Math::max);
+      entered.release();
+      try {
+        if (!release.await(60, TimeUnit.SECONDS)) {
+          throw new IOException("never released");
+        }
+      } catch (InterruptedException e) {
+        throw new IOException(e);
+      } finally {
+        inside.decrementAndGet();
+      }
+    }
+  }
+
+  private static long largeStackThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals("jpipe-decode"))
+        .count();
+  }
+
+  @Test
+  void manyDeepMessagesAtOnceShareABoundedNumberOfLargeStacks() throws Exception {
+    int bound = JavaSerializationCodec.LARGE_STACK_DECODERS;
+    int callers = bound + 6;
+    byte[] deep = HostileJavaStreamTest.encode(ANY, deep(new Gate()));
+    Gate.release = new CountDownLatch(1);
+    Gate.most.set(0);
+    Gate.entered.drainPermits();
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try {
+      for (int i = 0; i < callers; i++) {
+        Runnable decode =
+            () -> {
+              try {
+                assertInstanceOf(List.class, ANY.decode(deep, 0, deep.length));
+              } catch (Throwable e) {
+                failures.add(e);
+              }
+            };
+        threads.add(
+            i % 2 == 0 ? Thread.ofVirtual().start(decode) : Thread.ofPlatform().start(decode));
+      }
+      assertTrue(Gate.entered.tryAcquire(bound, 60, TimeUnit.SECONDS), "the first decoders start");
+      // The others wait for a turn: given time, no more come in, and no more threads are made.
+      assertTrue(
+          !Gate.entered.tryAcquire(1, 500, TimeUnit.MILLISECONDS), "a decoder past the bound");
+      assertEquals(bound, Gate.inside.get());
+      assertEquals(bound, largeStackThreads());
+    } finally {
+      Gate.release.countDown();
+      for (Thread t : threads) {
+        t.join();
+      }
+    }
+    assertEquals(List.of(), failures);
+    assertEquals(bound, Gate.most.get(), "never more than the bound decoding at once");
   }
 }
