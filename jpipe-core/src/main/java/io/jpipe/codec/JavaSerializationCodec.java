@@ -543,16 +543,15 @@ public final class JavaSerializationCodec implements Codec, Serializable {
         return overLimit("maxObjects", limits.maxObjects(), "more objects than that");
       }
       long n = info.arrayLength();
-      // HashMap and HashSet ask for their table: up to 8 slots an entry (load factor 0.25)
-      long most =
-          info.serialClass() == java.util.Map.Entry[].class
-              ? 8L * limits.maxArrayLength() + 16
-              : limits.maxArrayLength();
+      // HashMap, HashSet and Hashtable ask for their table: up to 8 slots an entry (load factor
+      // 0.25, rounded up to a power of two), and at least 16; an entry takes a byte at least
+      long slots = info.serialClass() == java.util.Map.Entry[].class ? 8 : 1;
+      long most = slots * limits.maxArrayLength() + (slots > 1 ? 16 : 0);
       if (n > most) {
         return overLimit(
             "maxArrayLength", limits.maxArrayLength(), "an array or collection of " + n);
       }
-      if (n > messageLength) {
+      if (n > slots * messageLength + (slots > 1 ? 16 : 0)) {
         corrupt =
             "an array or collection announces "
                 + n
