@@ -29,14 +29,27 @@ import java.util.concurrent.Semaphore;
  * java.math.BigDecimal} too), and work: the expanded size of the graph and the hashing that {@link
  * java.util.HashMap}, {@link java.util.HashSet}, {@link java.util.Hashtable}, {@link
  * java.util.concurrent.ConcurrentHashMap} and {@code Set.of}/{@code Map.of} do as they are read
- * back (nested sets that share elements, "SerialDOS", are refused in microseconds, before any of
- * that hashing happens). The stream is first read without making any object, as the serialization
- * specification lays it out; a message over a limit is refused with a {@link DecodeLimitException}
- * naming the limit, and nothing of it is built. Messages that nest more than a few dozen levels are
+ * back: visiting the contents of keys that hash their contents (nested sets that share elements,
+ * "SerialDOS", are refused in milliseconds, before any of that hashing happens), and comparing keys
+ * whose hashes collide, as each table compares them. The stream is first read without making any
+ * object, as the serialization specification lays it out (classes are loaded, not initialised, to
+ * see how they hash); a message over a limit is refused with a {@link DecodeLimitException} naming
+ * the limit, and nothing of it is built. Messages that nest more than a few dozen levels are
  * decoded on a platform thread of this codec's own with a large stack, so the limits hold whatever
- * thread calls {@code recv} (a virtual thread, a thread with a small stack). {@code decode} never
- * throws an {@link Error}. Structures that contain themselves stay legal (a list that holds itself,
- * a map that is its own value), except as set elements or map keys, whose hashing would never end.
+ * thread calls {@code recv} (a virtual thread, a thread with a small stack); at most one such
+ * thread per processor (and at least 2) runs at once in the JVM, and more deep messages wait their
+ * turn. {@code decode} never throws an {@link Error}. Structures that contain themselves stay legal
+ * (a list that holds itself, a map that is its own value), except as set elements or map keys,
+ * whose hashing would never end.
+ *
+ * <p>To charge collisions the codec computes the {@code hashCode} each key will have: exactly for
+ * strings, boxed primitives, {@link java.math.BigInteger}, {@link java.math.BigDecimal}, {@link
+ * java.util.UUID}, {@link java.util.Date}, {@code java.time} values, the {@code java.util} lists,
+ * sets and maps and their wrappers, and records (as their generated {@code hashCode} computes it).
+ * Keys of another JDK class that hashes its contents are taken to collide with each other, so a set
+ * of more than a few thousand of them needs a larger {@link DecodeLimits#maxWork()}. A class of
+ * yours with its own {@code hashCode} is charged for visiting its contents; the codec cannot run
+ * your {@code hashCode}, so it takes its hashes as well spread.
  *
  * <p>A class's {@code writeObject} must call {@code defaultWriteObject} or {@code writeFields}
  * first, as the specification requires (every JDK class does); a stream laid out otherwise is
