@@ -13,7 +13,8 @@ package io.jpipe.codec;
  *       <th scope="col">bounds</th></tr></thead>
  *   <tbody>
  *     <tr><td>{@link #maxDepth()}</td><td>1,000</td>
- *         <td>nesting: containers inside containers, counted along the longest path; a reference
+ *         <td>nesting: objects inside objects, counted along the longest path (a chain of objects
+ *             that each hold the next, such as a linked list, nests once per link); a reference
  *             back to an enclosing container (a list that contains itself) does not count</td></tr>
  *     <tr><td>{@link #maxObjects()}</td><td>10,000,000</td>
  *         <td>objects and references to them in one message (pickle: values pushed and memo
@@ -31,8 +32,10 @@ package io.jpipe.codec;
  *         <td>steps: the expanded size of the value (each reference to a shared object counts
  *             that object's whole size again, so exponential sharing is refused), plus {@value
  *             #HASHING_STEPS} steps for each element visited to hash a set element or map key
- *             that Java hashes by its contents (a collection, map or record: SerialDOS), plus
- *             (pickle) one step per opcode</td></tr>
+ *             that Java hashes by its contents (a collection, map, record, or a class with its
+ *             own {@code hashCode}: SerialDOS) and for each element visited comparing keys whose
+ *             hashes collide (as many comparisons as the hash table makes), plus (pickle) one
+ *             step per opcode</td></tr>
  *   </tbody>
  * </table>
  *
@@ -64,10 +67,10 @@ public record DecodeLimits(
   public static final long DEFAULT_MAX_WORK = 100_000_000;
 
   /**
-   * Steps of {@link #maxWork()} that one element visited by hashing costs: hashing a set element or
-   * a map key that is a collection, a map or a record visits everything inside it, and a visit
-   * costs that much more than a step of reading. With the defaults, hashing may visit about 6
-   * million elements in one message.
+   * Steps of {@link #maxWork()} that one element visited by hashing, or by comparing keys whose
+   * hashes collide, costs: hashing a set element or a map key that is a collection, a map or a
+   * record visits everything inside it, and a visit costs that much more than a step of reading.
+   * With the defaults, hashing and comparing may visit about 6 million elements in one message.
    */
   public static final int HASHING_STEPS = 16;
 

@@ -16,6 +16,7 @@ import java.io.StreamCorruptedException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Semaphore;
 
 /**
  * Java serialization, the JVM's pickle, always behind a budget and an {@link ObjectInputFilter}.
@@ -28,14 +29,27 @@ import java.util.Objects;
  * java.math.BigDecimal} too), and work: the expanded size of the graph and the hashing that {@link
  * java.util.HashMap}, {@link java.util.HashSet}, {@link java.util.Hashtable}, {@link
  * java.util.concurrent.ConcurrentHashMap} and {@code Set.of}/{@code Map.of} do as they are read
- * back (nested sets that share elements, "SerialDOS", are refused in microseconds, before any of
- * that hashing happens). The stream is first read without making any object, as the serialization
- * specification lays it out; a message over a limit is refused with a {@link DecodeLimitException}
- * naming the limit, and nothing of it is built. Messages that nest more than a few dozen levels are
+ * back: visiting the contents of keys that hash their contents (nested sets that share elements,
+ * "SerialDOS", are refused in milliseconds, before any of that hashing happens), and comparing keys
+ * whose hashes collide, as each table compares them. The stream is first read without making any
+ * object, as the serialization specification lays it out (classes are loaded, not initialised, to
+ * see how they hash); a message over a limit is refused with a {@link DecodeLimitException} naming
+ * the limit, and nothing of it is built. Messages that nest more than a few dozen levels are
  * decoded on a platform thread of this codec's own with a large stack, so the limits hold whatever
- * thread calls {@code recv} (a virtual thread, a thread with a small stack). {@code decode} never
- * throws an {@link Error}. Structures that contain themselves stay legal (a list that holds itself,
- * a map that is its own value), except as set elements or map keys, whose hashing would never end.
+ * thread calls {@code recv} (a virtual thread, a thread with a small stack); at most one such
+ * thread per processor (and at least 2) runs at once in the JVM, and more deep messages wait their
+ * turn. {@code decode} never throws an {@link Error}. Structures that contain themselves stay legal
+ * (a list that holds itself, a map that is its own value), except as set elements or map keys,
+ * whose hashing would never end.
+ *
+ * <p>To charge collisions the codec computes the {@code hashCode} each key will have: exactly for
+ * strings, boxed primitives, {@link java.math.BigInteger}, {@link java.math.BigDecimal}, {@link
+ * java.util.UUID}, {@link java.util.Date}, {@code java.time} values, the {@code java.util} lists,
+ * sets and maps and their wrappers, and records (as their generated {@code hashCode} computes it).
+ * Keys of another JDK class that hashes its contents are taken to collide with each other, so a set
+ * of more than a few thousand of them needs a larger {@link DecodeLimits#maxWork()}. A class of
+ * yours with its own {@code hashCode} is charged for visiting its contents; the codec cannot run
+ * your {@code hashCode}, so it takes its hashes as well spread.
  *
  * <p>A class's {@code writeObject} must call {@code defaultWriteObject} or {@code writeFields}
  * first, as the specification requires (every JDK class does); a stream laid out otherwise is
@@ -51,10 +65,13 @@ import java.util.Objects;
  * too. A class any of them rejects is refused with {@link InvalidClassException} naming the class.
  *
  * <p>Decoding errors are {@link IOException}s that never look like end of file: an empty, malformed
- * or cut-off encoding is a {@link StreamCorruptedException}, an unknown or refused class an {@link
- * InvalidClassException}, a limit a {@link DecodeLimitException}, and a class's own {@code
- * readObject} failing with an unchecked exception an {@link InvalidObjectException}. The message is
- * consumed either way.
+ * or cut-off encoding is a {@link StreamCorruptedException}, an unknown or refused class, or one
+ * that cannot be loaded or initialised, an {@link InvalidClassException}, a limit a {@link
+ * DecodeLimitException} (so is a {@link StackOverflowError} or {@link OutOfMemoryError} on the way,
+ * named {@code "stack"} or {@code "memory"}), and a class's own code ({@code readObject}, {@code
+ * readResolve}, {@code readExternal}, a record's constructor) failing with an unchecked exception
+ * or any other {@link Error} an {@link InvalidObjectException} whose cause is what it threw. The
+ * message is consumed either way.
  *
  * <h2>Compact forms</h2>
  *
@@ -373,6 +390,14 @@ public final class JavaSerializationCodec implements Codec, Serializable {
           new InvalidClassException("a class in the message cannot be loaded or initialised: " + e);
       ice.initCause(e);
       throw ice;
+    } catch (Error e) {
+      // Thrown by a decoded class's own code (readObject, readResolve, readExternal, a record's
+      // constructor) or by the JDK's on data it refuses (Map.of's proxy with an odd length throws
+      // InternalError): the message is refused; the JVM is not broken by it.
+      InvalidObjectException ioe =
+          new InvalidObjectException("a class failed to read its object back: " + e);
+      ioe.initCause(e);
+      throw ioe;
     }
   }
 
@@ -414,6 +439,17 @@ public final class JavaSerializationCodec implements Codec, Serializable {
     }
   }
 
+  /**
+   * Most deep messages decoded at once, by all codecs of the JVM together, each on a platform
+   * thread of its own with a large stack; more wait their turn.
+   */
+  static final int LARGE_STACK_DECODERS = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+  private static final Semaphore LARGE_STACKS = new Semaphore(LARGE_STACK_DECODERS, true);
+
+  /** Set on a large-stack decoder: a decode inside one (a readObject decoding) takes no turn. */
+  private static final ThreadLocal<Boolean> ON_LARGE_STACK = new ThreadLocal<>();
+
   /** Decodes a deep message on a platform thread of its own, with a stack that fits the limits. */
   private Object onLargeStack(byte[] message, int offset, int length) throws IOException {
     Object[] result = new Object[1];
@@ -426,6 +462,7 @@ public final class JavaSerializationCodec implements Codec, Serializable {
             .stackSize(stack)
             .unstarted(
                 () -> {
+                  ON_LARGE_STACK.set(Boolean.TRUE);
                   try {
                     result[0] = decodeStream(message, offset, length, false);
                   } catch (StackOverflowError e) {
@@ -436,14 +473,26 @@ public final class JavaSerializationCodec implements Codec, Serializable {
                     failure[0] = e;
                   }
                 });
-    decoder.start();
+    // The decode is bounded, and so is the wait for a turn: both go on through an interrupt,
+    // which is kept for the caller.
+    boolean turn = ON_LARGE_STACK.get() == null;
+    if (turn) {
+      LARGE_STACKS.acquireUninterruptibly();
+    }
     boolean interrupted = false;
-    while (true) {
-      try {
-        decoder.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true; // the decode is bounded: finish it, then keep the interrupt
+    try {
+      decoder.start();
+      while (true) {
+        try {
+          decoder.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+    } finally {
+      if (turn) {
+        LARGE_STACKS.release();
       }
     }
     if (interrupted) {
@@ -507,16 +556,15 @@ public final class JavaSerializationCodec implements Codec, Serializable {
         return overLimit("maxObjects", limits.maxObjects(), "more objects than that");
       }
       long n = info.arrayLength();
-      // HashMap and HashSet ask for their table: up to 8 slots an entry (load factor 0.25)
-      long most =
-          info.serialClass() == java.util.Map.Entry[].class
-              ? 8L * limits.maxArrayLength() + 16
-              : limits.maxArrayLength();
+      // HashMap, HashSet and Hashtable ask for their table: up to 8 slots an entry (load factor
+      // 0.25, rounded up to a power of two), and at least 16; an entry takes a byte at least
+      long slots = info.serialClass() == java.util.Map.Entry[].class ? 8 : 1;
+      long most = slots * limits.maxArrayLength() + (slots > 1 ? 16 : 0);
       if (n > most) {
         return overLimit(
             "maxArrayLength", limits.maxArrayLength(), "an array or collection of " + n);
       }
-      if (n > messageLength) {
+      if (n > slots * messageLength + (slots > 1 ? 16 : 0)) {
         corrupt =
             "an array or collection announces "
                 + n
