@@ -12,9 +12,12 @@ import java.io.EOFException;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
 import java.nio.channels.ClosedChannelException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -386,6 +389,111 @@ class SimpleQueueTest {
         seen.set(item);
       }
       assertEquals(n, seen.cardinality());
+    }
+  }
+
+  /**
+   * Virtual threads park, never pin: takers and putters of large items all on a scheduler with ONE
+   * carrier, in a JVM of their own ({@link OneCarrier}). A taker that pinned the carrier while it
+   * waited for the lock or for an item would starve the putters, and the run would never end.
+   */
+  @Test
+  void virtualThreadsParkOnOneCarrier() throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p =
+        new ProcessBuilder(
+                javaBin,
+                "--enable-native-access=ALL-UNNAMED",
+                "-Djdk.virtualThreadScheduler.parallelism=1",
+                "-Djdk.virtualThreadScheduler.maxPoolSize=1",
+                "-cp",
+                System.getProperty("java.class.path"),
+                OneCarrier.class.getName(),
+                "100")
+            .redirectErrorStream(true)
+            .start();
+    String out;
+    try {
+      out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the JVM ended");
+    } finally {
+      p.destroyForcibly();
+    }
+    assertEquals(0, p.exitValue(), out);
+    assertTrue(out.contains("OK taken=100"), out);
+  }
+
+  /** The program {@link #virtualThreadsParkOnOneCarrier} runs. */
+  static final class OneCarrier {
+    private OneCarrier() {}
+
+    public static void main(String[] args) throws Exception {
+      Thread watchdog =
+          Thread.ofPlatform()
+              .daemon()
+              .start(
+                  () -> {
+                    try {
+                      Thread.sleep(150_000);
+                      System.out.println("STALLED");
+                      System.out.flush();
+                      Runtime.getRuntime().halt(3);
+                    } catch (InterruptedException e) {
+                      // finished in time
+                    }
+                  });
+      int n = Integer.parseInt(args[0]);
+      int size = 100_000; // n of them are many times the pipe's buffer: putters wait too
+      try (SimpleQueue<byte[]> queue = SimpleQueue.create()) {
+        List<Thread> takers = new ArrayList<>();
+        java.util.concurrent.ConcurrentLinkedQueue<byte[]> got =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+        for (int i = 0; i < n; i++) {
+          takers.add(Thread.ofVirtual().start(() -> got.add(call(queue::take))));
+        }
+        for (Thread t : takers) { // all blocked: one waits for an item, the others for the lock
+          while (t.getState() != Thread.State.WAITING) {
+            Thread.sleep(1);
+          }
+        }
+        List<Thread> putters = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          int item = i;
+          putters.add(
+              Thread.ofVirtual()
+                  .start(
+                      () ->
+                          call(
+                              () -> {
+                                queue.put(large(item, size));
+                                return null;
+                              })));
+        }
+        for (Thread t : takers) {
+          t.join();
+        }
+        for (Thread t : putters) {
+          t.join();
+        }
+        BitSet seen = new BitSet();
+        for (byte[] item : got) {
+          int i = java.nio.ByteBuffer.wrap(item).getInt();
+          if (!java.util.Arrays.equals(large(i, size), item) || seen.get(i)) {
+            throw new AssertionError("item " + i + " torn or taken twice");
+          }
+          seen.set(i);
+        }
+        System.out.println("OK taken=" + seen.cardinality());
+      }
+      watchdog.interrupt();
+    }
+
+    private static <T> T call(java.util.concurrent.Callable<T> c) {
+      try {
+        return c.call();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
     }
   }
 
