@@ -13,7 +13,12 @@ import java.io.StreamCorruptedException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedChannelException;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A queue of objects shared by processes: any number of producer and consumer processes put and
@@ -97,6 +102,9 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   private static final int READ_FAILED = 3;
   private static final int WRITE_FAILED = 4;
 
+  /** Lock waits are cut into slices this long, to notice a close in this process. */
+  private static final long LOCK_SLICE_NANOS = 100_000_000L;
+
   private final transient Connection reader;
   private final transient Connection writer;
 
@@ -104,6 +112,13 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   private final transient SharedCells state;
 
   private final transient ProcessLock writeLock;
+
+  /** Threads of this process between taking a lock (or waiting for it) and giving it back. */
+  private final transient AtomicInteger users = new AtomicInteger();
+
+  private final transient AtomicBoolean locksClosed = new AtomicBoolean();
+
+  private transient volatile boolean closed;
 
   private SimpleQueue(
       Connection reader, Connection writer, SharedCells state, ProcessLock writeLock) {
@@ -157,20 +172,26 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * @throws java.io.NotSerializableException (or another {@link IOException} from the codec) if the
    *     item cannot be encoded; nothing was sent
    * @throws BrokenQueueException if the queue is broken (see the class comment)
-   * @throws java.nio.channels.ClosedChannelException if the queue is closed in this process
+   * @throws ClosedChannelException if the queue is closed in this process
    * @throws BrokenPipeException if every process has closed the queue's receiving end
    * @throws InterruptedException if interrupted while waiting for the write lock
    * @throws IOException if sending fails
    */
   public void put(E item) throws IOException, InterruptedException {
     if (writer.isClosed()) {
-      throw new java.nio.channels.ClosedChannelException();
+      throw new ClosedChannelException();
     }
     FrameBuffer frame = FrameBuffer.acquire();
     try {
       writer.codec().encode(item, frame);
       int payload = frame.payloadLength();
-      writeLock.lockInterruptibly();
+      enter();
+      try {
+        lock(writeLock);
+      } catch (IOException | InterruptedException | RuntimeException e) {
+        leave();
+        throw e;
+      }
       try {
         if (writeLock.previousOwnerDied() && get(WRITING) != 0) {
           throw breakWith(WRITER_DIED);
@@ -191,6 +212,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
         }
       } finally {
         writeLock.unlock();
+        leave();
       }
     } finally {
       frame.release();
@@ -205,7 +227,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * @return the item; null if null was put
    * @throws BrokenQueueException if the queue is broken (see the class comment)
    * @throws EOFException if the queue is empty and every process has closed its sending end
-   * @throws java.nio.channels.ClosedChannelException if the queue is closed in this process
+   * @throws ClosedChannelException if the queue is closed in this process
    * @throws StreamCorruptedException (or another {@link IOException} from the codec) if the item
    *     cannot be decoded; it is consumed and the next one can be taken
    * @throws InterruptedException if interrupted while waiting for the read lock
@@ -214,11 +236,17 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   @SuppressWarnings("unchecked") // the type parameter is the callers' word, as for a collection
   public E take() throws IOException, InterruptedException {
     if (reader.isClosed()) {
-      throw new java.nio.channels.ClosedChannelException();
+      throw new ClosedChannelException();
     }
+    enter();
     ProcessLock readLock = state.lock();
+    try {
+      lock(readLock);
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      leave();
+      throw e;
+    }
     byte[] message;
-    readLock.lockInterruptibly();
     try {
       if (readLock.previousOwnerDied() && get(READING) != 0) {
         throw breakWith(READER_DIED);
@@ -238,6 +266,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
       set(READING, 0);
     } finally {
       readLock.unlock();
+      leave();
     }
     try {
       return (E) reader.codec().decode(message, 0, message.length);
@@ -254,7 +283,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * may put or take at any moment. Never waits, never consumes.
    *
    * @return true if no item is in the pipe
-   * @throws java.nio.channels.ClosedChannelException if the queue is closed in this process
+   * @throws ClosedChannelException if the queue is closed in this process
    * @throws IOException if poll fails
    */
   public boolean isEmpty() throws IOException {
@@ -263,15 +292,48 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
 
   /**
    * Closes this process's ends of the queue and its locks (CPython's {@code close()}); other
-   * processes keep theirs. Idempotent. Consumers elsewhere see end of file once every process that
+   * processes keep theirs. Idempotent, from any thread. A thread of this process blocked in {@code
+   * take} or {@code put} is woken with {@link AsynchronousCloseException} and gives back the lock
+   * it holds, so the other processes go on; the locks are closed here once no thread of this
+   * process holds or waits for them. Consumers elsewhere see end of file once every process that
    * had the queue has closed it or ended.
    */
   @Override
   public void close() {
-    reader.close();
+    closed = true;
+    reader.close(); // wakes this process's threads blocked in the pipe; they give their locks back
     writer.close();
-    writeLock.close();
-    state.close();
+    users.incrementAndGet(); // the last thread out closes the locks, never while one is held here
+    leave();
+  }
+
+  /** Counts a thread in; fails if the queue is closed. */
+  private void enter() throws ClosedChannelException {
+    users.incrementAndGet();
+    if (closed) {
+      leave();
+      throw new ClosedChannelException();
+    }
+  }
+
+  /** Counts a thread out; the last one out of a closed queue closes its locks. */
+  private void leave() {
+    if (users.decrementAndGet() == 0 && closed && locksClosed.compareAndSet(false, true)) {
+      writeLock.close();
+      state.close();
+    }
+  }
+
+  /**
+   * Takes a process lock, waiting in slices so that a close in this process ends the wait (a lock
+   * held by another process is not woken by closing our pipe ends).
+   */
+  private void lock(ProcessLock lock) throws InterruptedException, ClosedChannelException {
+    while (!lock.tryLock(LOCK_SLICE_NANOS, TimeUnit.NANOSECONDS)) {
+      if (closed) {
+        throw new AsynchronousCloseException();
+      }
+    }
   }
 
   @Override

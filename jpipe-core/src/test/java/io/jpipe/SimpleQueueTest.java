@@ -193,6 +193,33 @@ class SimpleQueueTest {
     }
   }
 
+  /** Waits for the go, then puts one item and takes one, and sends back what it took. */
+  static void putThenTake(SimpleQueue<Object> queue, Connection ctl) throws Exception {
+    ctl.recv();
+    queue.put("mine");
+    ctl.send(queue.take());
+  }
+
+  @Test
+  void closingWakesATakerHereAndLeavesTheLockFreeForTheOthers() throws Exception {
+    SimpleQueue<Object> queue = SimpleQueue.create();
+    try (Pipe ctl = Pipe.open()) {
+      ChildProcess c = ChildProcess.of(SimpleQueueTest::putThenTake, queue, ctl.conn2());
+      c.start();
+      java.util.concurrent.CompletableFuture<Object> blocked = TestSupport.async(queue::take);
+      ProcessLock readLock = queue.readLock();
+      TestSupport.eventually("the taker holds the read lock", () -> !tryAndRelease(readLock));
+      queue.close();
+      assertTrue(
+          TestSupport.failureOf(blocked) instanceof java.nio.channels.AsynchronousCloseException,
+          "the taker is woken");
+      ctl.conn1().send("go");
+      assertEquals("mine", ctl.conn1().recv(), "the read lock was given back, not left held");
+      c.join();
+      assertEquals(0, c.exitCode().orElseThrow());
+    }
+  }
+
   @Test
   void itGoesOnlyToChildProcesses() throws Exception {
     try (SimpleQueue<Object> queue = SimpleQueue.create();
@@ -434,8 +461,10 @@ class SimpleQueueTest {
               .start(
                   () -> {
                     try {
-                      Thread.sleep(150_000);
-                      System.out.println("STALLED");
+                      Thread.sleep(90_000);
+                      System.out.println("STALLED; threads:");
+                      Thread.getAllStackTraces()
+                          .forEach((t, st) -> System.out.println(t + " " + List.of(st)));
                       System.out.flush();
                       Runtime.getRuntime().halt(3);
                     } catch (InterruptedException e) {
@@ -452,7 +481,8 @@ class SimpleQueueTest {
           takers.add(Thread.ofVirtual().start(() -> got.add(call(queue::take))));
         }
         for (Thread t : takers) { // all blocked: one waits for an item, the others for the lock
-          while (t.getState() != Thread.State.WAITING) {
+          while (t.getState() != Thread.State.WAITING
+              && t.getState() != Thread.State.TIMED_WAITING) {
             Thread.sleep(1);
           }
         }
