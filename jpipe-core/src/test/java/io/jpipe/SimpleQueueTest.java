@@ -220,6 +220,65 @@ class SimpleQueueTest {
     }
   }
 
+  /** Items as UTF-8 text: a codec of the user's own, which travels with the queue. */
+  static final class Utf8Codec implements io.jpipe.codec.Codec, java.io.Serializable {
+    @java.io.Serial private static final long serialVersionUID = 1L;
+
+    @Override
+    public void encode(Object value, java.io.OutputStream out) throws java.io.IOException {
+      if (!(value instanceof String text)) {
+        throw new java.io.NotSerializableException("only strings: " + value);
+      }
+      out.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public Object decode(byte[] message, int offset, int length) {
+      return new String(message, offset, length, StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Takes one item and sends it back. */
+  static void echoOne(SimpleQueue<Object> queue, Connection result) throws Exception {
+    result.send(queue.take());
+  }
+
+  @Test
+  void aCodecOfOnesOwnEncodesTheItemsHereAndInTheChild() throws Exception {
+    try (SimpleQueue<Object> queue = SimpleQueue.create(new Utf8Codec());
+        Pipe result = Pipe.open()) {
+      assertThrows(NotSerializableException.class, () -> queue.put(42), "the codec's exception");
+      queue.put("héllo");
+      ChildProcess c = ChildProcess.of(SimpleQueueTest::echoOne, queue, result.conn2());
+      c.start();
+      assertEquals("héllo", result.conn1().recv());
+      c.join();
+      assertEquals(0, c.exitCode().orElseThrow());
+      // The child decoded plain UTF-8 bytes, which Java serialization would refuse: the codec went
+      // with the queue.
+    }
+  }
+
+  @Test
+  void anItemThatCannotBeDecodedIsConsumedAndTheNextOneComes() throws Exception {
+    try (SimpleQueue<Object> queue = SimpleQueue.create()) {
+      int fd = queue.writer().fileno();
+      TestSupport.rawWrite(fd, TestSupport.concat(TestSupport.header(3), new byte[] {1, 2, 3}));
+      queue.put("next");
+      assertThrows(java.io.StreamCorruptedException.class, queue::take);
+      assertEquals("next", queue.take(), "the bad item was one whole message: the queue goes on");
+    }
+  }
+
+  @Test
+  void aHostileHeaderBreaksTheQueueRatherThanMisreadIt() throws Exception {
+    try (SimpleQueue<Object> queue = SimpleQueue.create()) {
+      TestSupport.rawWrite(queue.writer().fileno(), TestSupport.header(-5));
+      assertThrows(ProtocolException.class, queue::take);
+      assertThrows(BrokenQueueException.class, () -> queue.put("x"));
+    }
+  }
+
   @Test
   void itGoesOnlyToChildProcesses() throws Exception {
     try (SimpleQueue<Object> queue = SimpleQueue.create();
