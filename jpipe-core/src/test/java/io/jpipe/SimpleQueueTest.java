@@ -165,6 +165,29 @@ class SimpleQueueTest {
     }
   }
 
+  @Test
+  void aWarmChildGetsTheSameQueue() throws Exception {
+    try (SimpleQueue<Integer> queue = SimpleQueue.create();
+        Pipe result = Pipe.open()) {
+      ChildProcess c =
+          ChildProcess.of(SimpleQueueTest::consume, queue, result.conn2())
+              .startMethod(ChildProcess.StartMethod.WARM);
+      c.start();
+      ChildProcess p =
+          ChildProcess.of(SimpleQueueTest::produce, queue, 0, 5)
+              .startMethod(ChildProcess.StartMethod.WARM);
+      p.start();
+      p.join();
+      queue.put(null);
+      assertArrayEquals(new int[] {0, 1, 2, 3, 4}, result.conn1().recv(int[].class));
+      c.join();
+      assertEquals(0, c.exitCode().orElseThrow());
+      assertEquals(0, p.exitCode().orElseThrow());
+    } finally {
+      io.jpipe.internal.spawn.WarmPool.shutdown(); // before the check that no child is left
+    }
+  }
+
   // CPython: _TestQueue.test_queue_feeder_donot_stop_onexc (here the caller's put fails instead)
   @Test
   void anItemThatCannotBeEncodedFailsInPutAndTheQueueGoesOn() throws Exception {
