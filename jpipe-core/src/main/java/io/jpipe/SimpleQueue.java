@@ -66,9 +66,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>A producer killed while it writes an item of more than 4092 encoded bytes (the payload that
  *       fits one PIPE_BUF write with its header) leaves part of a message in the pipe: the next
  *       {@code put} marks the queue broken and throws {@link BrokenQueueException}, as do later
- *       calls. A consumer already reading that part waits for the rest until every copy of the
- *       sending end is closed ({@link TruncatedMessageException}) or it is interrupted. Smaller
- *       items are written in one atomic write: a producer dies before or after, never during.
+ *       calls, and consumers waiting for the read lock. The one consumer already reading that part
+ *       waits for the rest until every copy of the sending end is closed ({@link
+ *       TruncatedMessageException}), or it is interrupted, or the queue is closed in its process.
+ *       Smaller items are written in one atomic write: a producer dies before or after, never
+ *       during.
  *   <li>An item put but not yet taken stays in the pipe for the other consumers, whoever put it.
  * </ul>
  *
@@ -325,14 +327,16 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   }
 
   /**
-   * Takes a process lock, waiting in slices so that a close in this process ends the wait (a lock
-   * held by another process is not woken by closing our pipe ends).
+   * Takes a process lock, waiting in slices so that a close in this process, or the queue breaking,
+   * ends the wait (a lock held by another process is not woken by closing our pipe ends).
    */
-  private void lock(ProcessLock lock) throws InterruptedException, ClosedChannelException {
+  private void lock(ProcessLock lock)
+      throws InterruptedException, ClosedChannelException, BrokenQueueException {
     while (!lock.tryLock(LOCK_SLICE_NANOS, TimeUnit.NANOSECONDS)) {
       if (closed) {
         throw new AsynchronousCloseException();
       }
+      checkNotBroken(); // the holder may be stuck in a torn message for good
     }
   }
 

@@ -449,7 +449,39 @@ class SimpleQueueTest {
       BrokenQueueException e = assertThrows(BrokenQueueException.class, () -> queue.put(1));
       assertTrue(e.getMessage().contains("producer died"), e.getMessage());
       assertThrows(BrokenQueueException.class, queue::take, "consumers are told too");
+      assertFalse(isEmpty(queue), "the torn item is left where it is, unread");
       assertFalse(result.conn1().poll(), "the killed producer never finished its put");
+    }
+  }
+
+  @Test
+  void consumersWaitingBehindOneStuckInATornItemAreToldTheQueueBroke() throws Exception {
+    try (SimpleQueue<Object> queue = SimpleQueue.create();
+        Pipe result = Pipe.open()) {
+      ChildProcess p =
+          ChildProcess.of(SimpleQueueTest::putOne, queue, new byte[1 << 20], result.conn2());
+      p.start();
+      ProcessLock writeLock = queue.writeLock();
+      TestSupport.eventually("the producer holds the write lock", () -> !tryAndRelease(writeLock));
+      TestSupport.eventually("part of the item is in the pipe", () -> !isEmpty(queue));
+      p.kill();
+      p.join();
+      // A consumer reads the part and waits for the rest, holding the read lock, for good.
+      ChildProcess stuck = ChildProcess.of(SimpleQueueTest::takeOne, queue, result.conn2());
+      stuck.start();
+      ProcessLock readLock = queue.readLock();
+      TestSupport.eventually("the consumer read what there is", () -> isEmpty(queue));
+      assertFalse(tryAndRelease(readLock), "and holds the read lock");
+      java.util.concurrent.CompletableFuture<Object> waiting = TestSupport.async(queue::take);
+      Thread.sleep(200); // it waits for the read lock
+      assertFalse(waiting.isDone());
+      assertThrows(BrokenQueueException.class, () -> queue.put(1)); // sees the dead producer
+      assertTrue(
+          TestSupport.failureOf(waiting) instanceof BrokenQueueException,
+          "the waiting consumer is told, not left behind the stuck one");
+      stuck.kill();
+      stuck.join();
+      assertFalse(result.conn1().poll(), "neither child finished");
     }
   }
 
