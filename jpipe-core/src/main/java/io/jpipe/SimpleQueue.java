@@ -190,7 +190,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
       enter();
       try {
         lock(writeLock);
-      } catch (IOException | InterruptedException | RuntimeException e) {
+      } catch (Throwable e) {
         leave();
         throw e;
       }
@@ -244,7 +244,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
     ProcessLock readLock = state.lock();
     try {
       lock(readLock);
-    } catch (IOException | InterruptedException | RuntimeException e) {
+    } catch (Throwable e) {
       leave();
       throw e;
     }
