@@ -332,6 +332,12 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    */
   private void lock(ProcessLock lock)
       throws InterruptedException, ClosedChannelException, BrokenQueueException {
+    if (Thread.interrupted()) {
+      throw new InterruptedException();
+    }
+    if (lock.tryLock()) {
+      return; // free: one call, no clock
+    }
     while (!lock.tryLock(LOCK_SLICE_NANOS, TimeUnit.NANOSECONDS)) {
       if (closed) {
         throw new AsynchronousCloseException();
