@@ -18,6 +18,9 @@
  *       {@code BoundedSemaphore}, {@link io.jpipe.ProcessEvent} its {@code Event} and {@link
  *       io.jpipe.ProcessBarrier} its {@code Barrier}: synchronization shared with child JVMs, where
  *       a process that dies blocks no other and virtual threads park.
+ *   <li>{@link io.jpipe.SimpleQueue} is CPython's {@code multiprocessing.SimpleQueue}: a queue that
+ *       any number of producer and consumer processes share, each item taken whole and exactly
+ *       once, built from a one-way pipe and two process locks.
  *   <li>{@link io.jpipe.SharedMemory} is a named block of POSIX shared memory that CPython's {@code
  *       multiprocessing.shared_memory.SharedMemory} attaches to by name; {@link
  *       io.jpipe.SharedInt}, {@link io.jpipe.SharedLong}, {@link io.jpipe.SharedDouble} and their
@@ -31,7 +34,8 @@
  * {@link io.jpipe.BrokenPipeException}, {@link io.jpipe.MessageTooLongException}, {@link
  * io.jpipe.TruncatedMessageException}, {@link io.jpipe.ProtocolException}, {@link
  * io.jpipe.BufferTooShortException} and {@link io.jpipe.ProcessStartException}; end of file is a
- * {@link java.io.EOFException}.
+ * {@link java.io.EOFException}. {@link io.jpipe.BrokenQueueException}, which CPython has no
+ * counterpart for, says that a queue was left off a message boundary by a process that died.
  *
  * <p>Every JVM that uses this package needs native access: {@code
  * --enable-native-access=ALL-UNNAMED} on the class path, {@code =io.jpipe} on the module path (see

@@ -46,7 +46,16 @@ class DemoCommandTest {
 
   @Test
   void demoLockDeliversEveryItemExactlyOnceIncludingZero() throws Exception {
-    List<String> lines = jpipe("demo", "lock");
+    assertEachItemOnceThenMain(jpipe("demo", "lock"));
+  }
+
+  @Test
+  void demoQueueDeliversEveryItemExactlyOnceWithoutAUserLock() throws Exception {
+    assertEachItemOnceThenMain(jpipe("demo", "queue"));
+  }
+
+  /** Each of 0..9 printed once by c1 or c2 (either may get any item), then "main process". */
+  private static void assertEachItemOnceThenMain(List<String> lines) {
     assertEquals("main process", lines.get(lines.size() - 1));
     TreeSet<Integer> items = new TreeSet<>();
     for (String line : lines.subList(0, lines.size() - 1)) {
