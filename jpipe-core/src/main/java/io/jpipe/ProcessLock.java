@@ -285,11 +285,27 @@ public final class ProcessLock implements Lock, AutoCloseable {
 
   /** Ends the hold, however many times it was taken. */
   private void release() {
+    // The holder clears its state before the unlock: after it, another thread of this process
+    // may already hold the lock and have set them (a late clear would wipe its holds).
+    boolean mine = isHeldByCurrentThread();
+    boolean died = ownerDied;
+    int h = holds;
+    if (mine) {
+      ownerDied = false;
+      holds = 0;
+    }
     int r;
     try {
       r = Thread.currentThread().isVirtual() ? agent().unlock() : mutex.unlock();
     } catch (IOException e) {
+      restore(mine, died, h);
       throw closed(e);
+    } catch (RuntimeException | Error e) {
+      restore(mine, died, h);
+      throw e;
+    }
+    if (r != SharedMutex.OK) {
+      restore(mine, died, h);
     }
     if (r == SharedMutex.NOT_OWNER) {
       throw new IllegalMonitorStateException("this thread does not hold the lock");
@@ -297,8 +313,14 @@ public final class ProcessLock implements Lock, AutoCloseable {
     if (r != SharedMutex.OK) {
       throw new IllegalStateException("pthread_mutex_unlock failed: error " + r);
     }
-    ownerDied = false; // only the holder gets here, and the hold has ended
-    holds = 0;
+  }
+
+  /** After an unlock that failed: the holder still holds, as before. */
+  private void restore(boolean mine, boolean died, int h) {
+    if (mine) {
+      ownerDied = died;
+      holds = h;
+    }
   }
 
   /**

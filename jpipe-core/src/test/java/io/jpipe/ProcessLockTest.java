@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -21,6 +23,42 @@ class ProcessLockTest {
   @AfterEach
   void noChildLeft() throws InterruptedException {
     TestSupport.assertNoChildren();
+  }
+
+  @Test
+  void aReentrantLockPassedBetweenThreadsKeepsEachHoldersCount() throws Exception {
+    // The releasing thread once cleared the hold count after its unlock, wiping the count of the
+    // thread that had just taken the lock: its inner unlock then freed the lock for good.
+    try (ProcessLock lock = ProcessLock.createReentrant()) {
+      int threads = 4;
+      int rounds = 20_000;
+      int[] inside = {0}; // guarded by the lock: a lost exclusion shows as a lost increment
+      List<CompletableFuture<Object>> all = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        all.add(
+            async(
+                () -> {
+                  for (int i = 0; i < rounds; i++) {
+                    lock.lock();
+                    lock.lock();
+                    int seen = inside[0];
+                    lock.unlock(); // the inner unlock: still held
+                    inside[0] = seen + 1;
+                    lock.unlock();
+                  }
+                  return null;
+                }));
+      }
+      for (CompletableFuture<Object> f : all) {
+        TestSupport.await(f);
+      }
+      lock.lock();
+      try {
+        assertEquals(threads * rounds, inside[0]);
+      } finally {
+        lock.unlock();
+      }
+    }
   }
 
   @Test

@@ -252,9 +252,12 @@ public final class SharedMutex {
   public int unlock() throws ClosedChannelException {
     channel.acquire();
     try {
+      // Cleared before the unlock: after it, another thread may hold the mutex and have set it.
+      Thread me = Thread.currentThread();
+      boolean mine = holder.compareAndSet(me, null);
       int r = Libc.mutexUnlock(mutex);
-      if (r == 0) {
-        holder.set(null);
+      if (r != 0 && mine) {
+        holder.set(me);
       }
       return r;
     } finally {
