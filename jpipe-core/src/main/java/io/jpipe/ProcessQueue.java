@@ -195,8 +195,8 @@ public sealed class ProcessQueue<E> implements AutoCloseable, Serializable permi
 
   /**
    * Adds an item if there is a free slot now (CPython's {@code put_nowait(obj)}, which raises
-   * {@code queue.Full} where this returns false). It may still wait briefly for the write lock,
-   * held by another producer.
+   * {@code queue.Full} where this returns false). It does not wait for a slot; it waits for the
+   * write lock only while another producer holds it and a slot may be free.
    *
    * @param item the item, not null
    * @return true if added, false if the queue is full
@@ -209,7 +209,7 @@ public sealed class ProcessQueue<E> implements AutoCloseable, Serializable permi
    * @throws IOException if sending fails
    */
   public boolean offer(E item) throws IOException, InterruptedException {
-    return send(item, System.nanoTime());
+    return send(item, SimpleQueue.NO_WAIT);
   }
 
   /**
@@ -280,8 +280,8 @@ public sealed class ProcessQueue<E> implements AutoCloseable, Serializable permi
 
   /**
    * Removes and returns the item at the head if there is one now (CPython's {@code get_nowait()},
-   * which raises {@code queue.Empty} where this returns null). It may still wait briefly for the
-   * read lock, held by another consumer.
+   * which raises {@code queue.Empty} where this returns null). It does not wait for an item; it
+   * waits for the read lock only while another consumer holds it and an item is in the pipe.
    *
    * @return the item, or null if the queue is empty
    * @throws BrokenQueueException if the queue is broken
@@ -291,7 +291,7 @@ public sealed class ProcessQueue<E> implements AutoCloseable, Serializable permi
    * @throws IOException if receiving or decoding fails, as for {@link #take()}
    */
   public E poll() throws IOException, InterruptedException {
-    return receive(System.nanoTime());
+    return receive(SimpleQueue.NO_WAIT);
   }
 
   /**
@@ -437,6 +437,11 @@ public sealed class ProcessQueue<E> implements AutoCloseable, Serializable permi
         beforeSend();
       }
       return got;
+    }
+
+    @Override
+    public boolean mayHaveRoom() {
+      return free == null || free.availablePermits() > 0;
     }
 
     @Override

@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * A queue of objects shared by processes: any number of producer and consumer processes put and
@@ -129,6 +130,16 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   /** What a {@link ProcessQueue} counts around each item, or null; set before the queue is used. */
   private transient Slots slots;
 
+  /**
+   * A deadline that means "do not wait for an item or a slot": the call still waits for the lock
+   * while another thread holds it, as long as an item (or a slot) may be had, so that it does not
+   * fail just because another process is in the middle of an item.
+   */
+  static final long NO_WAIT = Long.MIN_VALUE;
+
+  /** Lock waits of a {@link #NO_WAIT} call are cut into slices this long. */
+  private static final long NO_WAIT_SLICE_NANOS = 1_000_000L;
+
   /** What {@link #receive} returns when the time ran out. */
   static final Object TIMED_OUT = new Object();
 
@@ -142,6 +153,9 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
      * System#nanoTime()} value; the queue calls again if false, checking for a close between).
      */
     boolean claim(long deadline) throws InterruptedException;
+
+    /** Whether a slot may be free now (approximate; no lock held). */
+    boolean mayHaveRoom();
 
     /**
      * Under the write lock: a slot was claimed by a writer that died before sending; give it back.
@@ -252,15 +266,16 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * Sends an encoded item whole under the write lock, having first claimed its slot if the queue
    * counts them: the second half of a put.
    *
-   * @param deadline a {@link System#nanoTime()} value for the waits for the lock and for a slot, or
-   *     {@link Long#MAX_VALUE} for none (the write itself still waits while the pipe is full)
+   * @param deadline a {@link System#nanoTime()} value for the waits for the lock and for a slot,
+   *     {@link Long#MAX_VALUE} for none, or {@link #NO_WAIT} (the write itself still waits while
+   *     the pipe is full)
    * @return false if the time ran out; nothing was sent
    */
   boolean send(FrameBuffer frame, long deadline) throws IOException, InterruptedException {
     int payload = frame.payloadLength();
     enter();
     try {
-      if (!lock(writeLock, deadline)) {
+      if (!lock(writeLock, deadline, () -> slots == null || slots.mayHaveRoom())) {
         leave();
         return false;
       }
@@ -321,6 +336,9 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   /** Waits for a slot in slices, so that a close here or the queue breaking ends the wait. */
   private boolean claim(Slots s, long deadline)
       throws InterruptedException, ClosedChannelException, BrokenQueueException {
+    if (deadline == NO_WAIT) {
+      return s.claim(System.nanoTime());
+    }
     for (; ; ) {
       long now = System.nanoTime();
       long slice = now + LOCK_SLICE_NANOS;
@@ -361,7 +379,8 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * Receives and decodes one item, waiting until {@code deadline} for the read lock and for an
    * item.
    *
-   * @param deadline a {@link System#nanoTime()} value, or {@link Long#MAX_VALUE} for none
+   * @param deadline a {@link System#nanoTime()} value, {@link Long#MAX_VALUE} for none, or {@link
+   *     #NO_WAIT}
    * @return the item, or {@link #TIMED_OUT}
    */
   Object receive(long deadline) throws IOException, InterruptedException {
@@ -371,7 +390,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
     enter();
     ProcessLock readLock = state.lock();
     try {
-      if (!lock(readLock, deadline)) {
+      if (!lock(readLock, deadline, this::mayHaveItem)) {
         leave();
         return TIMED_OUT;
       }
@@ -388,7 +407,9 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
       // Waiting consumes nothing: a death while waiting loses nothing.
       if (deadline == Long.MAX_VALUE) {
         reader.awaitReadable();
-      } else if (!reader.poll(java.time.Duration.ofNanos(deadline - System.nanoTime()))) {
+      } else if (deadline == NO_WAIT
+          ? !reader.poll()
+          : !reader.poll(java.time.Duration.ofNanos(deadline - System.nanoTime()))) {
         return TIMED_OUT;
       }
       set(READING, 1);
@@ -468,6 +489,15 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
     }
   }
 
+  /** Whether an item may be in the pipe now: worth waiting for the read lock. */
+  private boolean mayHaveItem() {
+    try {
+      return reader.poll();
+    } catch (IOException e) {
+      return true; // the receive that follows reports it
+    }
+  }
+
   /** Whether this process has closed the queue. */
   boolean isClosed() {
     return closed;
@@ -477,7 +507,7 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * Takes a process lock, waiting in slices so that a close in this process, or the queue breaking,
    * ends the wait (a lock held by another process is not woken by closing our pipe ends).
    */
-  private boolean lock(ProcessLock lock, long deadline)
+  private boolean lock(ProcessLock lock, long deadline, BooleanSupplier worthWaiting)
       throws InterruptedException, ClosedChannelException, BrokenQueueException {
     if (Thread.interrupted()) {
       throw new InterruptedException();
@@ -487,7 +517,12 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
     }
     for (; ; ) {
       long slice = LOCK_SLICE_NANOS;
-      if (deadline != Long.MAX_VALUE) {
+      if (deadline == NO_WAIT) {
+        if (!worthWaiting.getAsBoolean()) {
+          return false;
+        }
+        slice = NO_WAIT_SLICE_NANOS;
+      } else if (deadline != Long.MAX_VALUE) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           return false;

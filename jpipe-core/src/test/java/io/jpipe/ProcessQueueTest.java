@@ -350,6 +350,58 @@ class ProcessQueueTest {
   }
 
   @Test
+  void offerAndPollDoNotWaitBehindABlockedPutOrTake() throws Exception {
+    try (ProcessQueue<Integer> queue = ProcessQueue.create(1)) {
+      var taker = TestSupport.async(queue::take); // holds the read lock, waiting for an item
+      ProcessLock readLock = queue.queue.readLock();
+      TestSupport.eventually("the taker holds the read lock", () -> !tryAndRelease(readLock));
+      assertNull(queue.poll(), "empty: poll does not wait for the taker's lock");
+      queue.put(1);
+      assertEquals(1, taker.get(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
+      queue.put(2);
+      var putter =
+          TestSupport.async(
+              () -> {
+                queue.put(3); // holds the write lock, waiting for a slot
+                return "put";
+              });
+      ProcessLock writeLock = queue.queue.writeLock();
+      TestSupport.eventually("the putter holds the write lock", () -> !tryAndRelease(writeLock));
+      assertFalse(queue.offer(4), "full: offer does not wait for the putter's lock");
+      assertEquals(2, queue.take());
+      assertEquals("put", putter.get(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
+      assertEquals(3, queue.poll());
+    }
+  }
+
+  @Test
+  void offerAndPollWaitForALockHeldInTheMiddleOfAnItem() throws Exception {
+    try (ProcessQueue<Integer> queue = ProcessQueue.create(2)) {
+      queue.put(1);
+      ProcessLock writeLock = queue.queue.writeLock();
+      ProcessLock readLock = queue.queue.readLock();
+      var holder =
+          TestSupport.async(
+              () -> { // as a producer and a consumer in mid-item
+                writeLock.lock();
+                readLock.lock();
+                try {
+                  Thread.sleep(300);
+                } finally {
+                  readLock.unlock();
+                  writeLock.unlock();
+                }
+                return "done";
+              });
+      TestSupport.eventually("the locks are held", () -> !tryAndRelease(readLock));
+      assertTrue(queue.offer(2), "a slot is free: offer waits for the lock, not false");
+      assertEquals(1, queue.poll(), "an item is there: poll waits for the lock, not null");
+      assertEquals("done", holder.get(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
+      assertEquals(2, queue.poll());
+    }
+  }
+
+  @Test
   void closingWakesAPutWaitingForASlot() throws Exception {
     ProcessQueue<Integer> queue = ProcessQueue.create(1);
     queue.put(1);
