@@ -56,10 +56,13 @@ import java.util.concurrent.TimeUnit;
  * encoded fails in {@code put} with the codec's exception, and nothing is sent) and writes it into
  * the pipe before it returns. Once {@code put} has returned, the item is in the kernel's pipe and
  * the producer holds nothing back: it can end at once, and joining it cannot deadlock, whatever the
- * consumers do. A {@code put} that has not returned waits in plain sight in the caller's thread
- * (for a free slot, or, for an unbounded queue or very large items, for room in the pipe), as
- * {@code BlockingQueue.put} does; {@link #offer(Object, Duration)} bounds the wait for a slot. With
- * a capacity, the pipe never holds more than that many items.
+ * consumers do. A {@code put} that has not returned waits in the caller's thread, as {@code
+ * BlockingQueue.put} does: for a free slot, or, for items that do not fit in the pipe's kernel
+ * buffer (64 KiB on Linux), for room in the pipe. So in CPython's documented example (a child puts
+ * one 1 MB item; the parent joins the child before getting it) the child does not end here either,
+ * but it waits inside its {@code put}, where a thread dump shows it, never after its code is done;
+ * {@link #offer(Object, Duration)} bounds the wait for a slot. With a capacity, the pipe never
+ * holds more than that many items.
  *
  * <h2>A process that dies</h2>
  *

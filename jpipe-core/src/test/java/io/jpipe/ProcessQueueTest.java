@@ -305,6 +305,26 @@ class ProcessQueueTest {
 
   // ---------------------------------------------------------------- beyond CPython's cases
 
+  /**
+   * CPython's "joining processes that use queues" deadlock, the part that cannot happen here: a
+   * producer whose puts returned has nothing left to flush, so the parent joins it before taking
+   * anything (CPython's producer would wait at exit for its feeder thread, were the pipe full).
+   */
+  @Test
+  void aProducerWhosePutsReturnedEndsBeforeAnythingIsTaken() throws Exception {
+    try (ProcessQueue<Integer> queue = ProcessQueue.create(64)) {
+      ChildProcess p = ChildProcess.of(ProcessQueueTest::produce, queue, 0, 64);
+      p.start();
+      assertTrue(p.join(TestSupport.PATIENCE), "the producer ended with its 64 items untaken");
+      assertEquals(0, p.exitCode().orElseThrow());
+      assertTrue(queue.isFull());
+      for (int i = 0; i < 64; i++) {
+        assertEquals(i, queue.take());
+      }
+      assertEquals(64, queue.remainingCapacity());
+    }
+  }
+
   @Test
   void nullItemsAreRefusedSincePollReturnsNullForNone() throws Exception {
     try (ProcessQueue<Object> queue = ProcessQueue.create(1)) {
