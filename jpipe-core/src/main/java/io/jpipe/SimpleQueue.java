@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * A queue of objects shared by processes: any number of producer and consumer processes put and
@@ -95,6 +96,10 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
 
   private static final long WRITING = 4;
   private static final long BROKEN = 8;
+
+  /** 1 from when a writer took a slot of a bounded queue ({@link Slots}) until its item is sent. */
+  private static final long CLAIMED = 12;
+
   private static final long STATE_BYTES = 16;
 
   /** Values of the {@code BROKEN} cell. */
@@ -121,6 +126,56 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   private final transient AtomicBoolean locksClosed = new AtomicBoolean();
 
   private transient volatile boolean closed;
+
+  /** What a {@link ProcessQueue} counts around each item, or null; set before the queue is used. */
+  private transient Slots slots;
+
+  /**
+   * A deadline that means "do not wait for an item or a slot": the call still waits for the lock
+   * while another thread holds it, as long as an item (or a slot) may be had, so that it does not
+   * fail just because another process is in the middle of an item.
+   */
+  static final long NO_WAIT = Long.MIN_VALUE;
+
+  /** Lock waits of a {@link #NO_WAIT} call are cut into slices this long. */
+  private static final long NO_WAIT_SLICE_NANOS = 1_000_000L;
+
+  /** What {@link #receive} returns when the time ran out. */
+  static final Object TIMED_OUT = new Object();
+
+  /**
+   * The counting of a {@link ProcessQueue} (capacity and size), called by the queue at the points
+   * where an item enters and leaves the pipe, each under the lock that orders them.
+   */
+  interface Slots {
+    /**
+     * Under the write lock: takes a slot for one item if one is free by {@code deadline} (a {@link
+     * System#nanoTime()} value; the queue calls again if false, checking for a close between).
+     */
+    boolean claim(long deadline) throws InterruptedException;
+
+    /** Whether a slot may be free now (approximate; no lock held). */
+    boolean mayHaveRoom();
+
+    /**
+     * Under the write lock: a slot was claimed by a writer that died before sending; give it back.
+     */
+    void unclaim();
+
+    /** Under the write lock: the item is in the pipe. */
+    void sent();
+
+    /** Under the read lock, inside the read's marks: the item is out of the pipe. */
+    void received();
+
+    /** Once this process's queue is closed and no thread of it is inside. */
+    void close();
+  }
+
+  /** Gives the queue its counting, before it is used or shared. */
+  void slots(Slots slots) {
+    this.slots = slots;
+  }
 
   private SimpleQueue(
       Connection reader, Connection writer, SharedCells state, ProcessLock writeLock) {
@@ -180,44 +235,124 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    * @throws IOException if sending fails
    */
   public void put(E item) throws IOException, InterruptedException {
+    FrameBuffer frame = encode(item);
+    try {
+      send(frame, Long.MAX_VALUE);
+    } finally {
+      frame.release();
+    }
+  }
+
+  /**
+   * Encodes an item in this thread, before anything is locked: the first half of a put.
+   *
+   * @return the frame, to send and then release
+   */
+  FrameBuffer encode(Object item) throws IOException {
     if (writer.isClosed()) {
       throw new ClosedChannelException();
     }
     FrameBuffer frame = FrameBuffer.acquire();
     try {
       writer.codec().encode(item, frame);
-      int payload = frame.payloadLength();
-      enter();
-      try {
-        lock(writeLock);
-      } catch (Throwable e) {
+      return frame;
+    } catch (IOException | RuntimeException | Error e) {
+      frame.release();
+      throw e;
+    }
+  }
+
+  /**
+   * Sends an encoded item whole under the write lock, having first claimed its slot if the queue
+   * counts them: the second half of a put.
+   *
+   * @param deadline a {@link System#nanoTime()} value for the waits for the lock and for a slot,
+   *     {@link Long#MAX_VALUE} for none, or {@link #NO_WAIT} (the write itself still waits while
+   *     the pipe is full)
+   * @return false if the time ran out; nothing was sent
+   */
+  boolean send(FrameBuffer frame, long deadline) throws IOException, InterruptedException {
+    int payload = frame.payloadLength();
+    enter();
+    try {
+      if (!lock(writeLock, deadline, () -> slots == null || slots.mayHaveRoom())) {
         leave();
-        throw e;
+        return false;
       }
-      try {
-        if (writeLock.previousOwnerDied() && get(WRITING) != 0) {
+    } catch (Throwable e) {
+      leave();
+      throw e;
+    }
+    try {
+      if (writeLock.previousOwnerDied()) {
+        if (get(WRITING) != 0) {
           throw breakWith(WRITER_DIED);
         }
-        checkNotBroken();
-        if (frame.frameLength() <= PIPE_BUF) {
-          writer.sendBytes(frame.array(), 4, payload); // one write: whole or nothing
-        } else {
-          set(WRITING, 1);
-          try {
-            writer.sendBytes(frame.array(), 4, payload);
-          } catch (IOException | RuntimeException | Error e) {
-            // Part of the message may be in the pipe: the others must not read on past it.
-            breakWith(WRITE_FAILED);
-            throw e;
+        if (get(CLAIMED) != 0) { // it died holding a slot and sent nothing: the slot is free
+          set(CLAIMED, 0);
+          if (slots != null) {
+            slots.unclaim();
           }
-          set(WRITING, 0);
         }
-      } finally {
-        writeLock.unlock();
-        leave();
       }
+      checkNotBroken();
+      Slots s = slots;
+      if (s != null) {
+        if (!claim(s, deadline)) {
+          return false;
+        }
+        set(CLAIMED, 1);
+      }
+      if (frame.frameLength() <= PIPE_BUF) {
+        writer.sendBytes(frame.array(), 4, payload); // one write: whole or nothing
+      } else {
+        set(WRITING, 1);
+        try {
+          writer.sendBytes(frame.array(), 4, payload);
+        } catch (IOException | RuntimeException | Error e) {
+          // Part of the message may be in the pipe: the others must not read on past it.
+          breakWith(WRITE_FAILED);
+          throw e;
+        }
+        set(WRITING, 0);
+      }
+      if (s != null) {
+        s.sent();
+        set(CLAIMED, 0);
+      }
+      return true;
+    } catch (IOException | RuntimeException | Error | InterruptedException e) {
+      if (get(CLAIMED) != 0 && get(BROKEN) == 0) { // claimed, nothing sent: give it back
+        set(CLAIMED, 0);
+        slots.unclaim();
+      }
+      throw e;
     } finally {
-      frame.release();
+      writeLock.unlock();
+      leave();
+    }
+  }
+
+  /** Waits for a slot in slices, so that a close here or the queue breaking ends the wait. */
+  private boolean claim(Slots s, long deadline)
+      throws InterruptedException, ClosedChannelException, BrokenQueueException {
+    if (deadline == NO_WAIT) {
+      return s.claim(System.nanoTime());
+    }
+    for (; ; ) {
+      long now = System.nanoTime();
+      long slice = now + LOCK_SLICE_NANOS;
+      boolean last = deadline != Long.MAX_VALUE && deadline - slice <= 0;
+      if (s.claim(last ? deadline : slice)) {
+        return true;
+      }
+      if (last) {
+        return false;
+      }
+      if (closed) {
+        throw new AsynchronousCloseException();
+      }
+      checkNotBroken();
     }
   }
 
@@ -237,13 +372,28 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
    */
   @SuppressWarnings("unchecked") // the type parameter is the callers' word, as for a collection
   public E take() throws IOException, InterruptedException {
+    return (E) receive(Long.MAX_VALUE);
+  }
+
+  /**
+   * Receives and decodes one item, waiting until {@code deadline} for the read lock and for an
+   * item.
+   *
+   * @param deadline a {@link System#nanoTime()} value, {@link Long#MAX_VALUE} for none, or {@link
+   *     #NO_WAIT}
+   * @return the item, or {@link #TIMED_OUT}
+   */
+  Object receive(long deadline) throws IOException, InterruptedException {
     if (reader.isClosed()) {
       throw new ClosedChannelException();
     }
     enter();
     ProcessLock readLock = state.lock();
     try {
-      lock(readLock);
+      if (!lock(readLock, deadline, this::mayHaveItem)) {
+        leave();
+        return TIMED_OUT;
+      }
     } catch (Throwable e) {
       leave();
       throw e;
@@ -254,7 +404,14 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
         throw breakWith(READER_DIED);
       }
       checkNotBroken();
-      reader.awaitReadable(); // consumes nothing: a death while waiting loses nothing
+      // Waiting consumes nothing: a death while waiting loses nothing.
+      if (deadline == Long.MAX_VALUE) {
+        reader.awaitReadable();
+      } else if (deadline == NO_WAIT
+          ? !reader.poll()
+          : !reader.poll(java.time.Duration.ofNanos(deadline - System.nanoTime()))) {
+        return TIMED_OUT;
+      }
       set(READING, 1);
       try {
         message = reader.recvBytes();
@@ -265,13 +422,16 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
         breakWith(READ_FAILED); // a header may be consumed without its body
         throw e;
       }
+      if (slots != null) {
+        slots.received(); // inside the marks: a death before it is done breaks the queue
+      }
       set(READING, 0);
     } finally {
       readLock.unlock();
       leave();
     }
     try {
-      return (E) reader.codec().decode(message, 0, message.length);
+      return reader.codec().decode(message, 0, message.length);
     } catch (EOFException e) {
       StreamCorruptedException sce =
           new StreamCorruptedException("encoded item is cut short: " + e.getMessage());
@@ -323,22 +483,55 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
     if (users.decrementAndGet() == 0 && closed && locksClosed.compareAndSet(false, true)) {
       writeLock.close();
       state.close();
+      if (slots != null) {
+        slots.close();
+      }
     }
+  }
+
+  /** Whether an item may be in the pipe now: worth waiting for the read lock. */
+  private boolean mayHaveItem() {
+    try {
+      return reader.poll();
+    } catch (IOException e) {
+      return true; // the receive that follows reports it
+    }
+  }
+
+  /** Whether this process has closed the queue. */
+  boolean isClosed() {
+    return closed;
   }
 
   /**
    * Takes a process lock, waiting in slices so that a close in this process, or the queue breaking,
    * ends the wait (a lock held by another process is not woken by closing our pipe ends).
    */
-  private void lock(ProcessLock lock)
+  private boolean lock(ProcessLock lock, long deadline, BooleanSupplier worthWaiting)
       throws InterruptedException, ClosedChannelException, BrokenQueueException {
     if (Thread.interrupted()) {
       throw new InterruptedException();
     }
     if (lock.tryLock()) {
-      return; // free: one call, no clock
+      return true; // free: one call, no clock
     }
-    while (!lock.tryLock(LOCK_SLICE_NANOS, TimeUnit.NANOSECONDS)) {
+    for (; ; ) {
+      long slice = LOCK_SLICE_NANOS;
+      if (deadline == NO_WAIT) {
+        if (!worthWaiting.getAsBoolean()) {
+          return false;
+        }
+        slice = NO_WAIT_SLICE_NANOS;
+      } else if (deadline != Long.MAX_VALUE) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        slice = Math.min(slice, left);
+      }
+      if (lock.tryLock(slice, TimeUnit.NANOSECONDS)) {
+        return true;
+      }
       if (closed) {
         throw new AsynchronousCloseException();
       }
@@ -359,6 +552,11 @@ public final class SimpleQueue<E> implements AutoCloseable, Serializable {
   /** The write lock (for tests in this package). */
   ProcessLock writeLock() {
     return writeLock;
+  }
+
+  /** Marks a slot claimed as a put does before it sends (for tests in this package). */
+  void markClaimedForTest() {
+    set(CLAIMED, 1);
   }
 
   /** The sending end (for tests in this package, which write raw bytes to it). */

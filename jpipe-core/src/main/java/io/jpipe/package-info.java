@@ -20,7 +20,10 @@
  *       a process that dies blocks no other and virtual threads park.
  *   <li>{@link io.jpipe.SimpleQueue} is CPython's {@code multiprocessing.SimpleQueue}: a queue that
  *       any number of producer and consumer processes share, each item taken whole and exactly
- *       once, built from a one-way pipe and two process locks.
+ *       once, built from a one-way pipe and two process locks. {@link io.jpipe.ProcessQueue} is its
+ *       {@code Queue} (a capacity, timed {@code offer} and {@code poll}, an approximate size) and
+ *       {@link io.jpipe.JoinableQueue} its {@code JoinableQueue} ({@code taskDone}, {@code join}),
+ *       with no feeder thread: {@code put} fails in the caller and leaves nothing to flush.
  *   <li>{@link io.jpipe.SharedMemory} is a named block of POSIX shared memory that CPython's {@code
  *       multiprocessing.shared_memory.SharedMemory} attaches to by name; {@link
  *       io.jpipe.SharedInt}, {@link io.jpipe.SharedLong}, {@link io.jpipe.SharedDouble} and their
