@@ -539,10 +539,13 @@ public final class ChildProcess {
   }
 
   private void exited(int code) {
-    Jfr.childExited(name, pid, code, startedNanos); // before join() can return: a test reads it
-    exitCode = code;
-    LIVE.remove(this);
-    exited.countDown();
+    try {
+      Jfr.childExited(name, pid, code, startedNanos); // before join() can return: a test reads it
+    } finally { // whatever the hook throws, join() returns
+      exitCode = code;
+      LIVE.remove(this);
+      exited.countDown();
+    }
   }
 
   /**

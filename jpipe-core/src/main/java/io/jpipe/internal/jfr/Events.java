@@ -87,6 +87,9 @@ final class Events {
    * that is not open to jpipe: {@code app.Main$$Lambda}).
    */
   static String describe(Object target) {
+    if (!target.getClass().isHidden()) {
+      return target.getClass().getName(); // not a lambda: never call a class's own writeReplace
+    }
     try {
       Method writeReplace = target.getClass().getDeclaredMethod("writeReplace");
       writeReplace.setAccessible(true);

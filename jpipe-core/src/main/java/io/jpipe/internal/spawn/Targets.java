@@ -53,6 +53,9 @@ final class Targets {
 
   /** What travels for {@code target}: a {@link StaticMethod} where possible, else the target. */
   static Serializable describe(Serializable target) {
+    if (!target.getClass().isHidden()) {
+      return target; // not a lambda: its own writeReplace, if any, is serialization's to call
+    }
     try {
       Method writeReplace = target.getClass().getDeclaredMethod("writeReplace");
       writeReplace.setAccessible(true);
