@@ -393,19 +393,20 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * The peer puts {@code n} 64-byte items and a sentinel on the queue, this JVM takes them: items
-     * per second from the first item taken to the sentinel, as {@code py_queue_bench.py} counts.
+     * The peer puts {@code n} 64-byte items and a sentinel (an empty array) on the queue, this JVM
+     * takes them: items per second from the first item taken to the sentinel, as {@code
+     * py_queue_bench.py} counts.
      */
     private double queueRate(int n) throws IOException, InterruptedException {
       me.sendBytes(BenchPeer.command(BenchPeer.PRODUCE, n));
       byte[] first = queue.take();
       long t = System.nanoTime();
       int got = 1;
-      while (queue.take() != null) {
+      while (queue.take().length != 0) {
         got++;
       }
       long nanos = System.nanoTime() - t;
-      if (first == null || first.length != BenchPeer.ITEM || got != n) {
+      if (first.length != BenchPeer.ITEM || got != n) {
         throw new IllegalStateException("queue: " + got + " items of " + n + " arrived");
       }
       return (n - 1) / (nanos / 1e9);

@@ -34,8 +34,9 @@ final class BenchPeer {
   static final byte SINK_SEGMENT = 4;
 
   /**
-   * Put {@code n} 64-byte {@code byte[]} items on the queue, then one {@code null} (the sentinel
-   * that ends the consumer's loop, as {@code None} in {@code py_queue_bench.py}).
+   * Put {@code n} 64-byte {@code byte[]} items on the queue, then an empty array: the sentinel
+   * that ends the consumer's loop, as {@code None} does in {@code py_queue_bench.py} (not {@code
+   * null}, which a {@code ProcessQueue} refuses).
    */
   static final byte PRODUCE = 5;
 
@@ -113,7 +114,7 @@ final class BenchPeer {
           for (int i = 0; i < n; i++) {
             queue.put(item);
           }
-          queue.put(null);
+          queue.put(new byte[0]);
         }
         case PONG -> {
           for (int i = 0; i < n; i++) {
