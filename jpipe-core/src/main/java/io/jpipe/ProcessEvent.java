@@ -24,8 +24,7 @@ import java.util.concurrent.TimeUnit;
  * <p>It is one word of shared memory: the flag and a count of the times it was set. Waiters sleep
  * on the word ({@code futex}); {@link #set()} wakes them all, in every process. A wait ends with
  * {@code true} if the event was set at some moment during it, even if it was cleared again before
- * the waiter ran (CPython's waiter could miss so short a pulse). A platform thread spins a few
- * microseconds before it sleeps (a set that soon is seen sooner); virtual threads park.
+ * the waiter ran (CPython's waiter could miss so short a pulse). Virtual threads park.
  *
  * <h2>A process that dies</h2>
  *
@@ -134,7 +133,7 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
       return true;
     }
     // every set changes the word, and a clear of a cleared event does not
-    return word.awaitSpinning(w, deadline, true) || isSet();
+    return word.await(w, deadline, true) || isSet();
   }
 
   /** Releases this process's mapping of the event; it lives on in processes that still have it. */

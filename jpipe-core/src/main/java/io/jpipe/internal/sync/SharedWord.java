@@ -35,15 +35,6 @@ public final class SharedWord {
   /** An idle watcher thread ends after this long. */
   private static final long IDLE_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-  /** The longest spin of {@link #awaitSpinning} before it sleeps. */
-  static final long SPIN_MAX_NANOS = 10_000L;
-
-  /** The shortest spin that adapting shrinks it to (so that it can grow again). */
-  static final long SPIN_MIN_NANOS = 500L;
-
-  /** With one CPU, a spinner only keeps the thread it waits for from running. */
-  private static final boolean SPIN = Runtime.getRuntime().availableProcessors() > 1;
-
   private final MemorySegment memory;
   private final long offset;
   private final long address;
@@ -65,12 +56,6 @@ public final class SharedWord {
 
   /** Guarded by {@code local}. */
   private boolean closed;
-
-  /**
-   * How long {@link #awaitSpinning} spins in this process, adapted to how soon its waits ended.
-   * Racy on purpose: a lost update costs one wait a spin of the wrong length.
-   */
-  private long spinNanos = SPIN_MAX_NANOS / 2;
 
   /**
    * The word at {@code offset} of {@code memory}.
@@ -198,52 +183,6 @@ public final class SharedWord {
         Thread.currentThread().interrupt();
       }
     }
-  }
-
-  /**
-   * As {@link #await}, but a platform thread first spins for a few microseconds (at most 10
-   * microseconds) watching the word, since a change that comes that soon costs less seen by a
-   * spinner than by a sleeper the kernel has to wake. The spin adapts to how soon waits on this
-   * word end in this process: it grows when a wait ended soon after the spin gave up and shrinks
-   * when waits are long, so an idle waiter costs one short spin per wait, then sleeps. Virtual
-   * threads and one-CPU processes do not spin.
-   *
-   * @param expected the value the caller saw
-   * @param deadline a {@link System#nanoTime} value, or {@link Long#MAX_VALUE} for none
-   * @param interruptible whether an interrupt ends the wait; if not, the interrupt status is kept
-   * @return false if the deadline passed with the word unchanged, true otherwise
-   * @throws InterruptedException if interruptible and interrupted
-   * @throws IllegalStateException if the memory was closed in this process
-   */
-  public boolean awaitSpinning(int expected, long deadline, boolean interruptible)
-      throws InterruptedException {
-    if (!SPIN || Thread.currentThread().isVirtual()) {
-      return await(expected, deadline, interruptible);
-    }
-    long limit = spinNanos;
-    long start = System.nanoTime();
-    long spinFor = deadline == Long.MAX_VALUE ? limit : Math.min(limit, deadline - start);
-    long now = start;
-    do {
-      if (get() != expected) {
-        // seen by spinning: spin about twice as long as that took, next time
-        spinNanos = Math.clamp(2 * (now - start) + SPIN_MIN_NANOS, SPIN_MIN_NANOS, SPIN_MAX_NANOS);
-        return true;
-      }
-      Thread.onSpinWait();
-      now = System.nanoTime();
-    } while (now - start < spinFor);
-    boolean changed = await(expected, deadline, interruptible);
-    long waited = System.nanoTime() - start;
-    // a wait that ended within the longest spin would have been cheaper spun: spin longer;
-    // a longer one (an idle waiter) would only have burnt the CPU: spin less
-    if (changed) {
-      spinNanos =
-          waited < SPIN_MAX_NANOS
-              ? Math.min(SPIN_MAX_NANOS, 2 * limit)
-              : Math.max(SPIN_MIN_NANOS, limit / 2);
-    }
-    return changed;
   }
 
   private boolean awaitVirtual(int expected, long deadline, boolean interruptible)
