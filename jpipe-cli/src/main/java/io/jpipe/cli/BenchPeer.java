@@ -34,9 +34,9 @@ final class BenchPeer {
   static final byte SINK_SEGMENT = 4;
 
   /**
-   * Put {@code n} 64-byte {@code byte[]} items on the queue, then an empty array: the sentinel
-   * that ends the consumer's loop, as {@code None} does in {@code py_queue_bench.py} (not {@code
-   * null}, which a {@code ProcessQueue} refuses).
+   * Put {@code n} 64-byte {@code byte[]} items on the queue, then an empty array: the sentinel that
+   * ends the consumer's loop, as {@code None} does in {@code py_queue_bench.py} (not {@code null},
+   * which a {@code ProcessQueue} refuses).
    */
   static final byte PRODUCE = 5;
 
