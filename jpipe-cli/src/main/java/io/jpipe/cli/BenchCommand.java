@@ -3,6 +3,8 @@ package io.jpipe.cli;
 import io.jpipe.ChildProcess;
 import io.jpipe.Connection;
 import io.jpipe.Pipe;
+import io.jpipe.ProcessEvent;
+import io.jpipe.SimpleQueue;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -23,14 +25,17 @@ import picocli.CommandLine.Option;
 /**
  * {@code jpipe bench}: the workload of {@code bench/c_limit.c} and {@code bench/py_pipe_bench.py},
  * between this JVM and a child JVM over {@code Pipe.open()} (a socketpair), with the same JSON
- * keys.
+ * keys; and that of {@code bench/py_queue_bench.py} (a queue of 64-byte items from the child to
+ * this JVM, an event round trip between the two) with its keys.
  *
  * <p>Methodology, as in the baselines: each figure is the median of {@code REPS} runs; a round-trip
  * figure is the time of the whole loop divided by its length; a one-way figure is the time from the
  * first send to the receipt of the peer's single acknowledgement. Unlike the baselines, one child
  * JVM serves every phase, and each phase is warmed up first (the JIT compiles the loops on both
  * sides), since a fresh JVM would measure the interpreter. Latency percentiles come from a separate
- * run of the same length with each round trip timed on its own.
+ * run of the same length with each round trip timed on its own. The queue and event figures follow
+ * {@code py_queue_bench.py}: items per second from the first item taken to the sentinel, and the
+ * median of round trips each timed on its own.
  */
 @Command(
     name = "bench",
@@ -38,7 +43,9 @@ import picocli.CommandLine.Option;
     description = {
       "Measures jpipe between this JVM and a child JVM over a socketpair: the workload and JSON",
       "keys of bench/c_limit.c and bench/py_pipe_bench.py, so the three compare as ratios",
-      "(bench/compare runs all three). Progress goes to stderr, the result to stdout."
+      "(bench/compare runs all three); and a SimpleQueue and a ProcessEvent between the two, as",
+      "bench/py_queue_bench.py measures CPython's Queue and Event. Progress goes to stderr, the",
+      "result to stdout."
     })
 final class BenchCommand implements Callable<Integer> {
   @Option(
@@ -76,9 +83,21 @@ final class BenchCommand implements Callable<Integer> {
       int b2bStarts,
       int warmRtt,
       int warmSmall,
-      int warmBulk) {
-    static final Sizes FULL = new Sizes(50_000, 300_000, 2_000, 3, 10, 20, 50_000, 30_000, 200);
-    static final Sizes QUICK = new Sizes(5_000, 30_000, 200, 3, 3, 4, 2_000, 3_000, 20);
+      int warmBulk,
+      int nQueue,
+      int warmQueue,
+      int nEvent,
+      int warmEvent) {
+    static final Sizes FULL =
+        new Sizes(
+            50_000, 300_000, 2_000, 3, 10, 20, 50_000, 30_000, 200, 100_000, 30_000, 2_000, 10_000);
+    static final Sizes QUICK =
+        new Sizes(5_000, 30_000, 200, 3, 3, 4, 2_000, 3_000, 20, 10_000, 3_000, 200, 1_000);
+
+    /** Round trips at the start of each event run that are not counted (200 in the baseline). */
+    int skipEvent() {
+      return nEvent / 10;
+    }
   }
 
   private static final int SMALL = 64;
@@ -108,7 +127,11 @@ final class BenchCommand implements Callable<Integer> {
             b2b,
             base.warmRtt(),
             base.warmSmall(),
-            base.warmBulk());
+            base.warmBulk(),
+            base.nQueue(),
+            base.warmQueue(),
+            base.nEvent(),
+            base.warmEvent());
     warnIfC1Only();
     Progress progress = new Progress(System.err);
     Map<String, Object> result = new Run(sizes, progress).call();
@@ -146,6 +169,9 @@ final class BenchCommand implements Callable<Integer> {
     private final Sizes sizes;
     private final Progress progress;
     private Connection me;
+    private SimpleQueue<byte[]> queue;
+    private ProcessEvent ping;
+    private ProcessEvent pong;
 
     Run(Sizes sizes, Progress progress) {
       this.sizes = sizes;
@@ -162,12 +188,19 @@ final class BenchCommand implements Callable<Integer> {
       double[] small;
       double[] bulk;
       double[] bulkOffHeap;
+      double[] queueRate;
+      double[] eventRtt;
       progress.show("starting the peer JVM");
       Pipe pipe = Pipe.open();
       me = pipe.conn1();
       Connection theirs = pipe.conn2();
+      queue = SimpleQueue.create();
+      ping = ProcessEvent.create();
+      pong = ProcessEvent.create();
       ChildProcess peer =
-          ChildProcess.of(BenchPeer::serve, theirs).name("jpipe-bench-peer").daemon(true);
+          ChildProcess.of(BenchPeer::serve, theirs, queue, ping, pong)
+              .name("jpipe-bench-peer")
+              .daemon(true);
       try {
         peer.start();
         theirs.close(); // the child has its own copy: EOF reaches it when we close ours
@@ -224,9 +257,28 @@ final class BenchCommand implements Callable<Integer> {
             bulkOffHeap[i] = gbps(sizes.nBulk(), onewaySegment(bulkSeg, sizes.nBulk()));
           }
         }
+
+        progress.show("queue: warm-up");
+        queueRate(sizes.warmQueue());
+        queueRate = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("queue: run " + (i + 1) + "/" + reps);
+          queueRate[i] = queueRate(sizes.nQueue());
+        }
+
+        progress.show("event: warm-up");
+        eventRtt(sizes.warmEvent(), 0);
+        eventRtt = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("event: run " + (i + 1) + "/" + reps);
+          eventRtt[i] = eventRtt(sizes.nEvent(), sizes.skipEvent());
+        }
       } finally {
         me.close();
         stop(peer);
+        queue.close();
+        ping.close();
+        pong.close();
       }
 
       // As a user who starts many children would have it: the AOT cache built (in the
@@ -267,6 +319,8 @@ final class BenchCommand implements Callable<Integer> {
       putPercentiles(r, "rtt_bytes", bytesHist);
       putPercentiles(r, "rtt_obj", objHist);
       r.put("idle_child_rss_kb", Math.round(median(rss)));
+      r.put("queue_items_per_s", round(median(queueRate), 1));
+      r.put("event_roundtrip_us", round(median(eventRtt), 3));
       r.put("impl", "jpipe");
       r.put("java", System.getProperty("java.runtime.version", Runtime.version().toString()));
       return r;
@@ -336,6 +390,46 @@ final class BenchCommand implements Callable<Integer> {
       }
       me.recvBytes();
       return System.nanoTime() - t;
+    }
+
+    /**
+     * The peer puts {@code n} 64-byte items and a sentinel (an empty array) on the queue, this JVM
+     * takes them: items per second from the first item taken to the sentinel, as {@code
+     * py_queue_bench.py} counts.
+     */
+    private double queueRate(int n) throws IOException, InterruptedException {
+      me.sendBytes(BenchPeer.command(BenchPeer.PRODUCE, n));
+      byte[] first = queue.take();
+      long t = System.nanoTime();
+      int got = 1;
+      while (queue.take().length != 0) {
+        got++;
+      }
+      long nanos = System.nanoTime() - t;
+      if (first.length != BenchPeer.ITEM || got != n) {
+        throw new IllegalStateException("queue: " + got + " items of " + n + " arrived");
+      }
+      return (n - 1) / (nanos / 1e9);
+    }
+
+    /**
+     * {@code skip + n} event round trips (set ping; the peer waits for it, clears it and sets pong;
+     * wait for pong and clear it), each timed on its own; the median of the last {@code n}, in
+     * microseconds.
+     */
+    private double eventRtt(int n, int skip) throws IOException, InterruptedException {
+      me.sendBytes(BenchPeer.command(BenchPeer.PONG, skip + n));
+      double[] us = new double[Math.max(1, n)];
+      for (int i = 0; i < skip + n; i++) {
+        long t = System.nanoTime();
+        ping.set();
+        pong.await();
+        pong.clear();
+        if (i >= skip) {
+          us[i - skip] = (System.nanoTime() - t) / 1e3;
+        }
+      }
+      return median(us);
     }
 
     /** {@link Sizes#b2bStarts} children started one after the other; each start's milliseconds. */
@@ -483,12 +577,15 @@ final class BenchCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors());
     out.printf(
         Locale.ROOT,
-        "each figure the median of %d runs: %,d round trips, %,d x 64 B, %,d x 1 MiB;"
+        "each figure the median of %d runs: %,d round trips, %,d x 64 B, %,d x 1 MiB,"
+            + " %,d queue items, %,d event round trips;"
             + " spawn: %d child starts, and %d in a row per start method%n%n",
         s.reps(),
         s.nRtt(),
         s.nSmall(),
         s.nBulk(),
+        s.nQueue(),
+        s.nEvent(),
         s.spawnReps(),
         s.b2bStarts());
     String row = "%-44s %14s  %s%n";
@@ -547,6 +644,14 @@ final class BenchCommand implements Callable<Integer> {
         r.get("spawn_warm_b2b_ms") + " / " + r.get("spawn_warm_b2b_max_ms") + " ms");
     out.printf(
         Locale.ROOT, row, "idle child JVM resident memory", r.get("idle_child_rss_kb"), "kB");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "SimpleQueue, 64-byte items, child to parent",
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("queue_items_per_s")),
+        "items/s");
+    out.printf(
+        Locale.ROOT, row, "ProcessEvent round trip (median)", r.get("event_roundtrip_us"), "us");
   }
 
   /**

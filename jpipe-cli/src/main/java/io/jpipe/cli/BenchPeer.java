@@ -1,12 +1,15 @@
 package io.jpipe.cli;
 
 import io.jpipe.Connection;
+import io.jpipe.ProcessEvent;
+import io.jpipe.SimpleQueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * The child JVM's side of {@code jpipe bench}: one child serves every phase, each started by a
@@ -30,6 +33,19 @@ final class BenchPeer {
    */
   static final byte SINK_SEGMENT = 4;
 
+  /**
+   * Put {@code n} 64-byte {@code byte[]} items on the queue, then an empty array: the sentinel that
+   * ends the consumer's loop, as {@code None} does in {@code py_queue_bench.py} (not {@code null},
+   * which a {@code ProcessQueue} refuses).
+   */
+  static final byte PRODUCE = 5;
+
+  /** {@code n} times: wait for the ping event, clear it, set the pong event. */
+  static final byte PONG = 6;
+
+  /** The size of a queue item. */
+  static final int ITEM = 64;
+
   /** The largest message a phase sends (the segment sink's capacity). */
   static final int MAX_MESSAGE = 1 << 20;
 
@@ -50,9 +66,14 @@ final class BenchPeer {
    * Runs in the child: serves commands until the parent closes its end.
    *
    * @param c the child's end of a duplex pipe
-   * @throws IOException if the pipe fails
+   * @param queue the queue the child produces into
+   * @param ping the event the parent sets
+   * @param pong the event the child sets in answer
+   * @throws IOException if the pipe or the queue fails
+   * @throws InterruptedException if interrupted
    */
-  static void serve(Connection c) throws IOException {
+  static void serve(Connection c, SimpleQueue<byte[]> queue, ProcessEvent ping, ProcessEvent pong)
+      throws IOException, InterruptedException {
     MemorySegment segment = Arena.global().allocate(MAX_MESSAGE, 64);
     byte[] command = new byte[5];
     for (; ; ) {
@@ -86,6 +107,21 @@ final class BenchPeer {
             c.recvBytesInto(segment);
           }
           c.sendBytes(DONE);
+        }
+        case PRODUCE -> {
+          byte[] item = new byte[ITEM];
+          Arrays.fill(item, (byte) 'x');
+          for (int i = 0; i < n; i++) {
+            queue.put(item);
+          }
+          queue.put(new byte[0]);
+        }
+        case PONG -> {
+          for (int i = 0; i < n; i++) {
+            ping.await();
+            ping.clear();
+            pong.set();
+          }
         }
         default -> throw new IllegalStateException("unknown bench command " + op);
       }

@@ -32,7 +32,9 @@ class BenchCommandTest {
           "rtt_obj_p50_us",
           "rtt_obj_p99_us",
           "rtt_obj_p999_us",
-          "idle_child_rss_kb");
+          "idle_child_rss_kb",
+          "queue_items_per_s",
+          "event_roundtrip_us");
 
   @Test
   void quickJsonPrintsOneLineWithEveryKey() throws Exception {
