@@ -4,7 +4,7 @@ import io.jpipe.ChildProcess;
 import io.jpipe.Connection;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessEvent;
-import io.jpipe.SimpleQueue;
+import io.jpipe.ProcessQueue;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -43,7 +43,7 @@ import picocli.CommandLine.Option;
     description = {
       "Measures jpipe between this JVM and a child JVM over a socketpair: the workload and JSON",
       "keys of bench/c_limit.c and bench/py_pipe_bench.py, so the three compare as ratios",
-      "(bench/compare runs all three); and a SimpleQueue and a ProcessEvent between the two, as",
+      "(bench/compare runs all three); and a ProcessQueue and a ProcessEvent between the two, as",
       "bench/py_queue_bench.py measures CPython's Queue and Event. Progress goes to stderr, the",
       "result to stdout."
     })
@@ -169,7 +169,7 @@ final class BenchCommand implements Callable<Integer> {
     private final Sizes sizes;
     private final Progress progress;
     private Connection me;
-    private SimpleQueue<byte[]> queue;
+    private ProcessQueue<byte[]> queue;
     private ProcessEvent ping;
     private ProcessEvent pong;
 
@@ -194,7 +194,7 @@ final class BenchCommand implements Callable<Integer> {
       Pipe pipe = Pipe.open();
       me = pipe.conn1();
       Connection theirs = pipe.conn2();
-      queue = SimpleQueue.create();
+      queue = ProcessQueue.create();
       ping = ProcessEvent.create();
       pong = ProcessEvent.create();
       ChildProcess peer =
@@ -647,7 +647,7 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         row,
-        "SimpleQueue, 64-byte items, child to parent",
+        "ProcessQueue, 64-byte items, child to parent",
         String.format(Locale.ROOT, "%,.0f", (Double) r.get("queue_items_per_s")),
         "items/s");
     out.printf(

@@ -2,7 +2,7 @@ package io.jpipe.cli;
 
 import io.jpipe.Connection;
 import io.jpipe.ProcessEvent;
-import io.jpipe.SimpleQueue;
+import io.jpipe.ProcessQueue;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -72,7 +72,7 @@ final class BenchPeer {
    * @throws IOException if the pipe or the queue fails
    * @throws InterruptedException if interrupted
    */
-  static void serve(Connection c, SimpleQueue<byte[]> queue, ProcessEvent ping, ProcessEvent pong)
+  static void serve(Connection c, ProcessQueue<byte[]> queue, ProcessEvent ping, ProcessEvent pong)
       throws IOException, InterruptedException {
     MemorySegment segment = Arena.global().allocate(MAX_MESSAGE, 64);
     byte[] command = new byte[5];
