@@ -3,7 +3,6 @@ package io.jpipe.codec;
 import static io.jpipe.codec.StreamScan.add;
 import static io.jpipe.codec.StreamScan.mul;
 
-import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -13,7 +12,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * (a log each) and else each with each; a chain ({@code Hashtable}) compares each with each, and
  * walks its bucket; linear probing ({@code Set.of}, {@code Map.of}) compares with every key on its
  * way to a free slot. Keys of unknown hash are taken to collide with each other and with the
- * largest group. All of it in linear time, whatever the hashes.
+ * largest group. Each key is charged as it arrives, in constant time, so a container whose keys
+ * collide is refused before most of them are read.
  */
 final class Collisions {
   /** Tree bins: HashMap, HashSet. */
@@ -28,181 +28,165 @@ final class Collisions {
   /** Tree bins of 31-bit hashes: ConcurrentHashMap. */
   static final int SPREAD_TREE = 4;
 
-  /** Most keys of one table grouped (each is a step of maxWork, far more than its default). */
-  private static final int MOST_KEYS = 1 << 28;
+  /**
+   * Steps of {@link DecodeLimits#maxWork()} per element visited comparing two keys whose hashes
+   * collide: an equals or compareTo on what was already hashed (and charged {@link
+   * DecodeLimits#HASHING_STEPS} an element), which costs about as little as a step of reading.
+   */
+  static final int COMPARING_STEPS = 1;
 
   private Collisions() {}
 
-  /** The keys a container hashes, in the order it inserts them. */
+  /**
+   * The keys a container hashes, charged as they arrive, in the order it inserts them: each key
+   * pays for the keys before it that it meets. What it keeps is a few ints per distinct hash (and,
+   * for a chain or probing, per bucket or slot taken), never the keys themselves.
+   */
   static final class Keys {
-    int[] hashes = new int[8];
-    long[] costs = new long[8];
+    private final int model;
 
-    /** ScanClass's ordered code, or -1 for a key whose hash is unknown. */
-    byte[] ordered = new byte[8];
+    /** Per hash: how many keys had it (low 24 bits, saturating) and their ordered code (high 8). */
+    private final IntMap groups = new IntMap();
 
-    int n;
-    int worst;
-    long worstCost;
+    /** CHAIN: keys per bucket. PROBE: per slot taken, the next slot to try, plus 1. */
+    private IntMap slots;
+
+    /** CHAIN: the table's length (0 until the first key). PROBE: its slots, 0 if unknown. */
+    private int length;
+
+    /** PROBE: keys the table holds (from its data), -1 if unknown. */
+    private long expected = -1;
+
+    private long n;
+    private long worst;
+    private long largest;
+    private long largestBucket;
+
+    Keys(int model) {
+      this.model = model;
+    }
+
+    /**
+     * PROBE: the table will hold {@code keys} keys, as its data says; {@code left}: bytes left in
+     * the message (each key takes one at least), to refuse an absurd claim.
+     */
+    void expect(long keys, long left) {
+      if (model == PROBE
+          && expected < 0
+          && keys >= 0
+          && keys <= left
+          && 2 * keys <= Integer.MAX_VALUE - 8) {
+        expected = keys;
+        length = (int) (2 * keys);
+      }
+    }
 
     /**
      * Adds a key: its hash, whether that is unknown, its ScanClass ordered code, and what comparing
-     * it costs in elements visited.
+     * it costs in elements visited; for a chain, the Hashtable's load factor and the first 8 bytes
+     * of its block data (its length and element count). Returns the steps of {@link
+     * DecodeLimits#maxWork()} that inserting it costs: {@link #COMPARING_STEPS} per element visited
+     * comparing it with the keys before it of its hash (or, probing, on its way to a free slot),
+     * and one per step along a chain.
      */
-    void add(int hash, boolean unknown, byte orderedCode, long cost) {
-      if (n == hashes.length) {
-        hashes = Arrays.copyOf(hashes, 2 * n);
-        costs = Arrays.copyOf(costs, 2 * n);
-        ordered = Arrays.copyOf(ordered, 2 * n);
+    long charge(
+        int hash, boolean unknown, byte orderedCode, long cost, float lf, byte[] block, int blen) {
+      long index = n++;
+      long compares;
+      long walk = 0;
+      if (model == PROBE) {
+        compares = probe(hash, unknown, index, cost);
+      } else if (unknown) {
+        compares = mul(add(worst, largest), cost);
+        worst++;
+        if (model == CHAIN) {
+          walk = add(largestBucket, worst);
+        }
+      } else {
+        int h = model == SPREAD_TREE ? (hash ^ (hash >>> 16)) & 0x7FFFFFFF : hash;
+        int before = groups.get(h);
+        int count = before & 0xFFFFFF;
+        int ordered = before >>> 24;
+        if (count == 0) {
+          ordered = Math.max(orderedCode, 0);
+        } else if (ordered != orderedCode) {
+          ordered = 0; // mixed classes: a tree bin compares each with each
+        }
+        groups.put(h, ordered << 24 | Math.min(count + 1, 0xFFFFFF));
+        boolean tree = model != CHAIN && ordered > 0;
+        compares = tree ? mul(cost, 64 - Long.numberOfLeadingZeros(count)) : mul(count, cost);
+        if (count + 1 > largest) {
+          largest = count + 1;
+          compares = add(compares, mul(worst, cost)); // the unknown keys meet the largest group
+        }
+        if (model == CHAIN) {
+          walk = chain(hash, lf, block, blen);
+        }
       }
-      hashes[n] = hash;
-      costs[n] = cost;
-      ordered[n] = unknown ? -1 : orderedCode;
-      n++;
+      return add(mul(compares, COMPARING_STEPS), walk);
+    }
+
+    /** Steps along a Hashtable's chain: the key passes every key before it in its bucket. */
+    private long chain(int hash, float lf, byte[] block, int blen) {
+      if (length == 0) {
+        length = chainLength(lf, block, blen);
+        slots = new IntMap();
+      }
+      if (length < 0) {
+        return 0; // Hashtable refuses it
+      }
+      int bucket = (hash & 0x7FFFFFFF) % length;
+      int before = slots.get(bucket);
+      slots.put(bucket, before == Integer.MAX_VALUE ? before : before + 1);
+      largestBucket = Math.max(largestBucket, before + 1L);
+      return add(before, worst); // and the unknown keys, which may be anywhere
+    }
+
+    /** Elements visited probing {@code Set.of}/{@code Map.of}'s table (twice as many slots). */
+    private long probe(int hash, boolean unknown, long index, long cost) {
+      if (expected >= 0 && expected <= 2) {
+        return 0; // Set12, Map1: no table
+      }
       if (unknown) {
         worst++;
-        worstCost = StreamScan.add(worstCost, cost);
       }
+      if (worst > 0 || length == 0 || index >= expected) {
+        return mul(index, cost); // at worst, past every key before it
+      }
+      if (slots == null) {
+        slots = new IntMap();
+      }
+      int home = Math.floorMod(hash, length);
+      int free = home;
+      for (int next; (next = slots.get(free)) != 0; ) {
+        free = next - 1;
+      }
+      for (int s = home; s != free; ) { // compress the path
+        int after = slots.get(s) - 1;
+        slots.put(s, free + 1);
+        s = after;
+      }
+      slots.put(free, (free + 1 == length ? 0 : free + 1) + 1);
+      long passed = free >= home ? free - home : free + (long) length - home;
+      return mul(passed, cost);
     }
   }
 
-  /**
-   * Steps of {@link DecodeLimits#maxWork()} that inserting these keys costs, for a table of this
-   * model: {@link DecodeLimits#HASHING_STEPS} per element visited comparing keys, and one per step
-   * along a chain. For a chain, {@code loadFactor} and the first 8 bytes of {@code block} (its
-   * length and element count) are the Hashtable's.
-   */
-  static long steps(int model, Keys k, float loadFactor, byte[] block, int blockLength) {
-    if (k.n > MOST_KEYS) {
-      return Long.MAX_VALUE; // more keys in one table than these tables can group
-    }
-    long compares;
-    long walk = 0;
-    switch (model) {
-      case PROBE -> compares = probes(k);
-      case CHAIN -> {
-        compares = groups(k, false, false);
-        walk = chainWalk(k, loadFactor, block, blockLength);
-      }
-      case SPREAD_TREE -> compares = groups(k, true, true);
-      default -> compares = groups(k, true, false);
-    }
-    return add(mul(compares, DecodeLimits.HASHING_STEPS), walk);
-  }
-
-  /**
-   * Elements visited comparing keys of equal hash (see {@link Collisions}): in a tree bin ({@code
-   * tree}) or a chain; {@code spread}: as ConcurrentHashMap, which drops a bit of the hash.
-   */
-  private static long groups(Keys k, boolean tree, boolean spread) {
-    Groups g = new Groups(k.n);
-    for (int i = 0; i < k.n; i++) {
-      if (k.ordered[i] >= 0) {
-        int h = k.hashes[i];
-        g.add(spread ? (h ^ (h >>> 16)) & 0x7FFFFFFF : h, i); // ConcurrentHashMap.spread
-      }
-    }
-    long visits = 0;
-    int largest = 0;
-    long largestCost = 0;
-    for (int s = 0; s < g.heads.length; s++) {
-      int head = g.heads[s];
-      if (head == 0) {
-        continue;
-      }
-      int m = 0;
-      long cost = 0;
-      byte ordered = k.ordered[head - 1];
-      boolean sameOrdered = ordered > 0;
-      for (int i = head; i != 0; i = g.next[i - 1]) {
-        m++;
-        cost = add(cost, k.costs[i - 1]);
-        sameOrdered &= k.ordered[i - 1] == ordered;
-      }
-      if (m > 1) {
-        visits =
-            add(
-                visits,
-                tree && sameOrdered
-                    ? mul(cost, 64 - Long.numberOfLeadingZeros(m))
-                    : eachWithEach(m, cost));
-      }
-      if (m > largest) {
-        largest = m;
-        largestCost = cost;
-      }
-    }
-    if (k.worst > 0) {
-      visits = add(visits, eachWithEach(k.worst + largest, add(k.worstCost, largestCost)));
-    }
-    return visits;
-  }
-
-  /**
-   * Ints grouped by value in linear time: an open-addressing table of the values, each slot the
-   * head of a chain of the indices added with that value. Slots are chosen by a salted mix, so
-   * values chosen to crowd one slot of it do not.
-   */
-  private static final class Groups {
-    final int[] values;
-
-    /** Per slot: the first index added with its value, plus 1; 0 if the slot is empty. */
-    final int[] heads;
-
-    /** Per index: the next index with the same value, plus 1; 0 at the end. */
-    final int[] next;
-
-    private final int salt = ThreadLocalRandom.current().nextInt();
-
-    Groups(int n) {
-      int slots = Integer.highestOneBit(Math.max(2, n)) << 2; // at most half full
-      values = new int[slots];
-      heads = new int[slots];
-      next = new int[n];
-    }
-
-    void add(int value, int index) {
-      int mask = heads.length - 1;
-      int s = mix(value ^ salt) & mask;
-      while (heads[s] != 0 && values[s] != value) {
-        s = (s + 1) & mask;
-      }
-      values[s] = value;
-      next[index] = heads[s];
-      heads[s] = index + 1;
-    }
-
-    private static int mix(int h) {
-      h ^= h >>> 16;
-      h *= 0x85EBCA6B;
-      h ^= h >>> 13;
-      h *= 0xC2B2AE35;
-      return h ^ (h >>> 16);
-    }
-  }
-
-  /** Comparing each of {@code m} keys with each, costing at most {@code cost} in all per round. */
-  private static long eachWithEach(long m, long cost) {
-    return mul(m - 1, cost) / 2;
-  }
-
-  /** Steps walking a Hashtable's chains: each key passes every key before it in its bucket. */
-  private static long chainWalk(Keys k, float loadFactor, byte[] block, int blockLength) {
+  /** Hashtable.readHashtable's table length, or -1 if it refuses the data. */
+  private static int chainLength(float loadFactor, byte[] block, int blockLength) {
     float lf = loadFactor;
     if (!(lf > 0)) {
-      return 0; // Hashtable refuses it
+      return -1;
     }
     lf = Math.clamp(lf, 0.25f, 4.0f);
-    int origLength = 1;
-    int elements = k.n;
-    if (blockLength >= 8) {
-      origLength = StreamScan.s4(block, 0);
-      elements = StreamScan.s4(block, 4);
+    if (blockLength < 8) {
+      return 1; // no length: every key in one chain
     }
+    int origLength = StreamScan.s4(block, 0);
+    int elements = StreamScan.s4(block, 4);
     if (elements < 0) {
-      return 0; // Hashtable refuses it
+      return -1;
     }
-    // Hashtable.readHashtable's table length
     origLength = Math.max(origLength, (int) (elements / lf) + 1);
     int length = (int) (elements * 1.05f / lf) + 3;
     if (length > elements && (length & 1) == 0) {
@@ -212,61 +196,70 @@ final class Collisions {
     if (length < 0) {
       length = origLength;
     }
-    if (length <= 0) {
-      return 0;
-    }
-    Groups buckets = new Groups(k.n);
-    for (int e = 0; e < k.n; e++) {
-      if (k.ordered[e] >= 0) {
-        buckets.add((k.hashes[e] & 0x7FFFFFFF) % length, e);
-      }
-    }
-    long steps = 0;
-    long largest = 0;
-    for (int head : buckets.heads) {
-      long m = 0;
-      for (int i = head; i != 0; i = buckets.next[i - 1]) {
-        m++;
-      }
-      steps = add(steps, mul(m, m - 1) / 2);
-      largest = Math.max(largest, m);
-    }
-    return add(steps, mul(k.worst, largest + k.worst));
+    return length <= 0 ? -1 : length;
   }
 
-  /** Elements visited probing {@code Set.of}/{@code Map.of}'s table (twice as many slots). */
-  private static long probes(Keys k) {
-    int n = k.n;
-    if (n <= 2) {
+  /**
+   * A map of ints to ints other than 0 (0: absent), by open addressing at most half full. Slots are
+   * chosen by a salted mix, so keys chosen to crowd one slot of it do not.
+   */
+  private static final class IntMap {
+    private int[] keys = new int[16];
+    private int[] values = new int[16];
+    private int used;
+    private final int salt = ThreadLocalRandom.current().nextInt();
+
+    int get(int key) {
+      int mask = keys.length - 1;
+      for (int s = mix(key ^ salt) & mask; values[s] != 0; s = (s + 1) & mask) {
+        if (keys[s] == key) {
+          return values[s];
+        }
+      }
       return 0;
     }
-    long visits = 0;
-    if (k.worst > 0 || 2L * n > Integer.MAX_VALUE - 8) {
-      for (int i = 0; i < n; i++) {
-        visits = add(visits, mul(i, k.costs[i])); // at worst, past every key before it
+
+    /** Sets {@code key} to {@code value}, not 0. */
+    void put(int key, int value) {
+      if (2 * (used + 1) > keys.length) {
+        grow();
       }
-      return visits;
-    }
-    int slots = 2 * n;
-    int[] next = new int[slots]; // union-find: the first free slot at or after each slot
-    for (int s = 0; s < slots; s++) {
-      next[s] = s;
-    }
-    for (int i = 0; i < n; i++) {
-      int home = Math.floorMod(k.hashes[i], slots);
-      int free = home;
-      while (next[free] != free) {
-        free = next[free];
+      int mask = keys.length - 1;
+      int s = mix(key ^ salt) & mask;
+      while (values[s] != 0 && keys[s] != key) {
+        s = (s + 1) & mask;
       }
-      for (int s = home; next[s] != free; ) { // compress the path
-        int after = next[s];
-        next[s] = free;
-        s = after;
+      if (values[s] == 0) {
+        used++;
+        keys[s] = key;
       }
-      next[free] = free + 1 == slots ? 0 : free + 1;
-      long passed = free >= home ? free - home : free + slots - home;
-      visits = add(visits, mul(passed, k.costs[i]));
+      values[s] = value;
     }
-    return visits;
+
+    private void grow() {
+      int[] oldKeys = keys;
+      int[] oldValues = values;
+      keys = new int[oldKeys.length * 2];
+      values = new int[oldKeys.length * 2];
+      int mask = keys.length - 1;
+      for (int j = 0; j < oldKeys.length; j++) {
+        if (oldValues[j] != 0) {
+          int s = mix(oldKeys[j] ^ salt) & mask;
+          while (values[s] != 0) {
+            s = (s + 1) & mask;
+          }
+          keys[s] = oldKeys[j];
+          values[s] = oldValues[j];
+        }
+      }
+    }
+
+    private static int mix(int h) {
+      h ^= h >>> 16;
+      h *= 0x85EBCA6B;
+      h ^= h >>> 13;
+      h *= 0xC2B2AE35;
+      return h ^ (h >>> 16);
+    }
   }
 }

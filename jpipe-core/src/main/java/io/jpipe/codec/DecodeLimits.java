@@ -33,9 +33,10 @@ package io.jpipe.codec;
  *             that object's whole size again, so exponential sharing is refused), plus {@value
  *             #HASHING_STEPS} steps for each element visited to hash a set element or map key
  *             that Java hashes by its contents (a collection, map, record, or a class with its
- *             own {@code hashCode}: SerialDOS) and for each element visited comparing keys whose
- *             hashes collide (as many comparisons as the hash table makes), plus (pickle) one
- *             step per opcode</td></tr>
+ *             own {@code hashCode}: SerialDOS), plus steps for each element visited comparing
+ *             keys whose hashes collide (as many comparisons as the hash table makes): one each
+ *             for Java serialization, charged as each key arrives, {@value #HASHING_STEPS} for
+ *             pickle; plus (pickle) one step per opcode</td></tr>
  *   </tbody>
  * </table>
  *
@@ -67,10 +68,11 @@ public record DecodeLimits(
   public static final long DEFAULT_MAX_WORK = 100_000_000;
 
   /**
-   * Steps of {@link #maxWork()} that one element visited by hashing, or by comparing keys whose
-   * hashes collide, costs: hashing a set element or a map key that is a collection, a map or a
-   * record visits everything inside it, and a visit costs that much more than a step of reading.
-   * With the defaults, hashing and comparing may visit about 6 million elements in one message.
+   * Steps of {@link #maxWork()} that one element visited by hashing (or, for pickle, by comparing
+   * keys whose hashes collide) costs: hashing a set element or a map key that is a collection, a
+   * map or a record visits everything inside it, and a visit costs that much more than a step of
+   * reading. With the defaults, hashing and comparing may visit about 6 million elements in one
+   * message.
    */
   public static final int HASHING_STEPS = 16;
 

@@ -409,7 +409,18 @@ public final class JavaSerializationCodec implements Codec, Serializable {
   private Object decodeStream(byte[] message, int offset, int length, boolean inline)
       throws IOException {
     int cap = inline ? Math.min(INLINE_DEPTH, limits.maxDepth()) : limits.maxDepth();
-    StreamScan.Result scan = StreamScan.scan(message, offset, length, limits, cap, LOADER);
+    StreamScan.Result scan;
+    try {
+      scan = StreamScan.scan(message, offset, length, limits, cap, LOADER);
+    } catch (StreamScan.TooDeepForThisStack deep) {
+      throw deep;
+    } catch (RuntimeException e) {
+      // A fault of the scan's own on data it did not foresee: the message is refused all the same.
+      InvalidObjectException ioe =
+          new InvalidObjectException("the message could not be checked against the limits: " + e);
+      ioe.initCause(e);
+      throw ioe;
+    }
     if (inline && scan.height() > INLINE_DEPTH) {
       throw StreamScan.TOO_DEEP; // hashing the deepest key recurses that deep: a large stack
     }

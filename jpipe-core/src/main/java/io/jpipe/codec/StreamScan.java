@@ -265,7 +265,6 @@ final class StreamScan {
     boolean blockOverflow;
 
     Collisions.Keys keys;
-    int keyModel;
 
     /** An array's length (-1 if not an array) and, for primitive arrays, where its bytes are. */
     int arrayLength = -1;
@@ -684,9 +683,8 @@ final class StreamScan {
         build.acc = fold == ScanClass.LIST ? 1 : 0;
       }
       if (hashing != 0) {
-        build.keyModel = d.keys;
         if (build.keys == null) {
-          build.keys = new Collisions.Keys();
+          build.keys = new Collisions.Keys(d.keys);
         }
       }
     }
@@ -737,16 +735,20 @@ final class StreamScan {
         default -> {
           Node child = content();
           boolean hashed = hashing == 1 || (hashing == 2 && index % 2 == 0);
-          attach(node, child, hashed);
           long element = skipFirst ? index - 1 : index; // -1: TreeSet's comparator
           if (!counted && element >= 0) {
             counted = true;
             if (leadLength == lead.length) {
               limit = Math.max(0, (long) s4(lead, countAt)) * d.countScale;
+              if (hashing != 0 && node != LEAF) {
+                // Set.of and Map.of's table: as many slots as twice the keys
+                build.keys.expect(hashing == 2 ? limit / 2 : limit, end - pos + 1L);
+              }
             }
           } else if (!counted) {
             leadLength = 0; // TreeSet: its size comes after its comparator
           }
+          attach(node, child, hashed);
           if (countAt == COUNT_UNTIL_NULL_PAIR && child == NULL
               || countAt == COUNT_UNTIL_NULL_KEY && child == NULL && element % 2 == 0) {
             limit = Math.min(limit, element - element % 2); // this pair and what follows: dropped
@@ -1024,7 +1026,16 @@ final class StreamScan {
       if (cost > 1) {
         charge(mul(cost - 1, DecodeLimits.HASHING_STEPS), "hashing set elements and map keys");
       }
-      pb.keys.add(child.hash, child.worst, child.ordered, cost);
+      charge(
+          pb.keys.charge(
+              child.hash,
+              child.worst,
+              child.ordered,
+              cost,
+              pb.loadFactor,
+              pb.block,
+              pb.blockLength),
+          "comparing set elements and map keys whose hashes collide");
     }
   }
 
@@ -1093,9 +1104,6 @@ final class StreamScan {
     }
     Build build = node.build;
     if (build != null) {
-      if (build.keys != null && build.keys.n > 1) {
-        chargeCollisions(build);
-      }
       if (build.facts != null) {
         hash(node, build);
       }
@@ -1251,14 +1259,6 @@ final class StreamScan {
   }
 
   // ---- collisions
-
-  /** Charges comparing the keys of one container whose hashes collide ({@link Collisions}). */
-  private void chargeCollisions(Build build) throws DecodeLimitException {
-    charge(
-        Collisions.steps(
-            build.keyModel, build.keys, build.loadFactor, build.block, build.blockLength),
-        "comparing set elements and map keys whose hashes collide");
-  }
 
   private void charge(long steps, String what) throws DecodeLimitException {
     work = add(work, steps);
