@@ -145,9 +145,21 @@ public final class SharedWord {
    */
   public boolean await(int expected, long deadline, boolean interruptible)
       throws InterruptedException {
-    if (Thread.currentThread().isVirtual()) {
-      return awaitVirtual(expected, deadline, interruptible);
+    try {
+      return Thread.currentThread().isVirtual()
+          ? awaitVirtual(expected, deadline, interruptible)
+          : awaitPlatform(expected, deadline, interruptible);
+    } catch (IllegalStateException e) {
+      if (memory.scope().isAlive()) {
+        throw e; // this word closed (its own message), or not about the memory at all
+      }
+      // the memory's arena says "Already closed": say what happened, on either path
+      throw new IllegalStateException("closed in this process", e);
     }
+  }
+
+  private boolean awaitPlatform(int expected, long deadline, boolean interruptible)
+      throws InterruptedException {
     boolean interrupted = false;
     try {
       Scratch s = Scratch.get();
