@@ -110,6 +110,8 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
    * @return the arrival index: {@code getParties() - 1} for the first to arrive, 0 for the last
    * @throws InterruptedException if interrupted while waiting (the barrier breaks)
    * @throws BrokenBarrierException if the barrier is or becomes broken while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public int await() throws InterruptedException, BrokenBarrierException {
     try {
@@ -128,6 +130,8 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted while waiting (the barrier breaks)
    * @throws BrokenBarrierException if the barrier is or becomes broken while waiting
    * @throws TimeoutException if the time ran out (the barrier breaks)
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public int await(long time, TimeUnit unit)
       throws InterruptedException, BrokenBarrierException, TimeoutException {
@@ -142,6 +146,8 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
    * @throws InterruptedException if interrupted while waiting (the barrier breaks)
    * @throws BrokenBarrierException if the barrier is or becomes broken while waiting
    * @throws TimeoutException if the time ran out (the barrier breaks)
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public int await(Duration timeout)
       throws InterruptedException, BrokenBarrierException, TimeoutException {

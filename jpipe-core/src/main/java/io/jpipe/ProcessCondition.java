@@ -107,6 +107,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    *
    * @throws InterruptedException if interrupted before or while waiting
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   @Override
   public void await() throws InterruptedException {
@@ -117,6 +119,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * Waits until signalled; interrupts do not end the wait (the interrupt status is kept).
    *
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   @Override
   public void awaitUninterruptibly() {
@@ -134,6 +138,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * @return an estimate of the time left; zero or less if the time ran out
    * @throws InterruptedException if interrupted before or while waiting
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   @Override
   public long awaitNanos(long nanosTimeout) throws InterruptedException {
@@ -151,6 +157,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * @return false if the time ran out, true if signalled
    * @throws InterruptedException if interrupted before or while waiting
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   @Override
   public boolean await(long time, TimeUnit unit) throws InterruptedException {
@@ -164,6 +172,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * @return false if the time ran out, true if signalled
    * @throws InterruptedException if interrupted before or while waiting
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public boolean await(Duration timeout) throws InterruptedException {
     return doAwait(SharedWord.deadline(Durations.toNanos(timeout)), true);
@@ -176,6 +186,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
    * @return false if the deadline passed, true if signalled
    * @throws InterruptedException if interrupted before or while waiting
    * @throws IllegalMonitorStateException if this thread does not hold the lock
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   @Override
   public boolean awaitUntil(Date deadline) throws InterruptedException {
@@ -205,7 +217,9 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
         interrupted = true;
       } catch (RuntimeException e) { // closed in this process
         lock.reacquire(holds);
-        leave();
+        if (!cells.isClosed()) {
+          leave(); // else the memory is gone: the count cannot be taken back from here
+        }
         throw e;
       }
       lock.reacquire(holds);
@@ -273,7 +287,8 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
 
   /**
    * Releases this process's mapping of the condition's state (not the lock, which is closed on its
-   * own). Waits of this process's virtual threads then end with {@link IllegalStateException}.
+   * own). Waits of this process's threads, platform or virtual, then end with {@link
+   * IllegalStateException} ("closed in this process"), holding the lock again.
    */
   @Override
   public void close() {

@@ -96,6 +96,8 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
    * Waits until the event is set (CPython's {@code wait()}).
    *
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public void await() throws InterruptedException {
     awaitUntil(Long.MAX_VALUE);
@@ -108,6 +110,8 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
    * @param unit the unit of {@code time}
    * @return true if the event was set, false if the time ran out
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public boolean await(long time, TimeUnit unit) throws InterruptedException {
     return awaitUntil(SharedWord.deadline(unit.toNanos(time)));
@@ -119,6 +123,8 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
    * @param timeout the longest wait
    * @return true if the event was set, false if the time ran out
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public boolean await(Duration timeout) throws InterruptedException {
     return awaitUntil(SharedWord.deadline(Durations.toNanos(timeout)));

@@ -10,6 +10,7 @@ import java.io.Serial;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A counting semaphore shared by processes: CPython's {@code multiprocessing.Semaphore}, or its
@@ -50,6 +51,12 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
   private final transient SharedWord permits;
   private final transient SharedWord sleepers;
   private final transient int bound;
+
+  /** Guards {@code localSleepers} and the closing of the memory against sleepers. */
+  private final transient ReentrantLock guard = new ReentrantLock();
+
+  /** Guarded by {@code guard}: this process's sleepers counted in {@code sleepers}. */
+  private transient int localSleepers;
 
   ProcessSemaphore(SharedCells cells) {
     this.cells = cells;
@@ -97,6 +104,8 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    * Takes a permit, waiting as long as it takes (CPython's {@code acquire()}).
    *
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public void acquire() throws InterruptedException {
     take(Long.MAX_VALUE, true);
@@ -124,6 +133,8 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    * @param unit the unit of {@code time}
    * @return true if taken, false if the time ran out
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public boolean tryAcquire(long time, TimeUnit unit) throws InterruptedException {
     return take(SharedWord.deadline(unit.toNanos(time)), true);
@@ -135,6 +146,8 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    * @param timeout the longest wait
    * @return true if taken, false if the time ran out
    * @throws InterruptedException if interrupted before or while waiting
+   * @throws IllegalStateException if closed in this process ({@link #close()}) before or while
+   *     waiting: the message says {@code "closed in this process"}, on platform and virtual threads
    */
   public boolean tryAcquire(Duration timeout) throws InterruptedException {
     return take(SharedWord.deadline(Durations.toNanos(timeout)), true);
@@ -151,13 +164,48 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
       if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
         return false;
       }
+      sleep(deadline, interruptible);
+    }
+  }
+
+  /**
+   * Sleeps once, counted in the shared {@code sleepers} word. The count this process added is taken
+   * back by the sleeper, or by {@link #close()} if it closes the memory first, never lost: a count
+   * left raised would make every later release in every process wake for nobody.
+   */
+  private void sleep(long deadline, boolean interruptible) throws InterruptedException {
+    guard.lock();
+    try {
+      if (cells.isClosed()) {
+        throw new IllegalStateException("closed in this process");
+      }
       sleepers.getAndAdd(1); // before sleeping: a release that follows sees it and wakes
+      localSleepers++;
+    } finally {
+      guard.unlock();
+    }
+    try {
+      permits.await(0, deadline, interruptible);
+    } finally {
+      guard.lock();
       try {
-        permits.await(0, deadline, interruptible);
+        if (localSleepers > 0) { // else close() took this sleeper's count back
+          localSleepers--;
+          sleepers.getAndAdd(-1);
+        }
       } finally {
-        sleepers.getAndAdd(-1);
+        guard.unlock();
       }
     }
+  }
+
+  /**
+   * The number of sleepers of every process, as the shared word says (for tests).
+   *
+   * @return the count
+   */
+  int sleepers() {
+    return sleepers.get();
   }
 
   /**
@@ -208,9 +256,16 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
    */
   @Override
   public void close() {
-    if (!cells.isClosed()) {
-      permits.close();
-      cells.close();
+    guard.lock();
+    try {
+      if (!cells.isClosed()) {
+        sleepers.getAndAdd(-localSleepers); // while it can: its sleepers cannot after the close
+        localSleepers = 0;
+        permits.close();
+        cells.close();
+      }
+    } finally {
+      guard.unlock();
     }
   }
 

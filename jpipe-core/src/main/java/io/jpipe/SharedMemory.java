@@ -6,6 +6,7 @@ import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Memory;
 import io.jpipe.internal.posix.Native;
+import io.jpipe.internal.sync.SharedCells;
 import java.io.IOException;
 import java.io.InvalidObjectException;
 import java.io.ObjectInputStream;
@@ -14,6 +15,7 @@ import java.io.Serializable;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -62,6 +64,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * attached to the same block by name, as Python pickles it; the child closes it and does not unlink
  * it. The block must still have its name when the child starts.
  *
+ * <p>It is decoded so from any stream that the default codec reads, not only a child's start-up: a
+ * message naming a block attaches to it, if a block of that name exists and this process's user may
+ * open it (blocks are created mode 0600). Such a block, like any other, is unmapped when the
+ * decoded object is garbage-collected, so messages cannot pile up mappings; a peer that must not
+ * name blocks should be read with a codec that does not accept {@code SharedMemory}.
+ *
  * <p>The mapping is as long as the block was when it was mapped here. If another process shrinks
  * the file afterwards ({@code ftruncate}), an access past its new end throws {@link InternalError}
  * (the JVM's answer to the SIGBUS), as with a {@link java.nio.MappedByteBuffer}; nothing else is
@@ -87,12 +95,14 @@ public final class SharedMemory implements AutoCloseable, Serializable {
   private final transient Arena arena;
   private final transient MemorySegment segment;
   private final transient AtomicBoolean closed = new AtomicBoolean();
+  private final transient Cleaner.Cleanable unmap;
 
   private SharedMemory(String name, long size, Arena arena, MemorySegment segment) {
     this.name = name;
     this.size = size;
     this.arena = arena;
     this.segment = segment;
+    this.unmap = SharedCells.unmapWhenUnreachable(this, arena);
   }
 
   /**
@@ -211,8 +221,11 @@ public final class SharedMemory implements AutoCloseable, Serializable {
 
   /**
    * The memory of the block: {@link #size()} bytes, readable and writable, shared with every
-   * process that has the block mapped. It can be used by any thread until {@link #close()}, after
-   * which every access to it throws {@link IllegalStateException}.
+   * process that has the block mapped. It can be used by any thread until {@link #close()}, and
+   * only while this {@code SharedMemory} is reachable: a block dropped without being closed is
+   * unmapped when it is garbage-collected, even if a segment it gave is still held (keep the {@code
+   * SharedMemory}, not just its segment). After either, every access to the segment throws {@link
+   * IllegalStateException}; none touches unmapped memory.
    *
    * @return the memory
    * @throws IllegalStateException if closed
@@ -235,14 +248,16 @@ public final class SharedMemory implements AutoCloseable, Serializable {
 
   /**
    * Ends this process's view of the block (unmaps it; Python's {@code close()}); the block lives on
-   * for other processes, and under its name until {@link #unlink()}. Idempotent.
+   * for other processes, and under its name until {@link #unlink()}. Idempotent. Also done when
+   * this object is garbage-collected without being closed (never {@link #unlink()}).
    *
    * @throws IllegalStateException if another thread is inside a native call using the memory
    */
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
-      arena.close();
+      arena.close(); // throws if a thread is inside a native call on the memory
+      unmap.clean(); // deregisters: nothing left for the Cleaner
     }
   }
 

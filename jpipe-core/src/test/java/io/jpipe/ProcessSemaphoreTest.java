@@ -3,10 +3,15 @@ package io.jpipe;
 import static io.jpipe.TestSupport.async;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jpipe.internal.sync.SharedCells;
+import io.jpipe.internal.sync.SharedWord;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -155,6 +160,43 @@ class ProcessSemaphoreTest {
       sem.release();
       sem.release(); // restores what the dead holder took: the bound is reached again
       assertThrows(IllegalStateException.class, sem::release);
+    }
+  }
+
+  /**
+   * Closed in this process while a platform and a virtual thread wait: both get the documented
+   * {@link IllegalStateException} ("closed in this process"), and the shared count of sleepers is
+   * taken back (another handle of the same memory sees 0), so later releases wake nobody for
+   * nothing.
+   */
+  @Test
+  void closeUnderWaitersTellsThemAndLeavesNoSleeperCounted() throws Exception {
+    SharedCells memory = SharedCells.create(ProcessSemaphore.BYTES);
+    new SharedWord(memory.segment(), 8).set(-1); // unbounded, no permits
+    ProcessSemaphore other = new ProcessSemaphore(memory);
+    ProcessSemaphore closing =
+        new ProcessSemaphore(SharedCells.attach(memory.lock(), ProcessSemaphore.BYTES));
+    try {
+      Callable<Boolean> take =
+          () -> {
+            closing.acquire();
+            return true;
+          };
+      CompletableFuture<Boolean> platform = async(take);
+      CompletableFuture<Boolean> virtual = async(Thread.ofVirtual(), take, new Thread[1]);
+      TestSupport.eventually("both threads sleep", () -> other.sleepers() == 2);
+      closing.close();
+      for (CompletableFuture<Boolean> waiter : List.of(platform, virtual)) {
+        Throwable e = TestSupport.failureOf(waiter);
+        assertInstanceOf(IllegalStateException.class, e);
+        assertEquals("closed in this process", e.getMessage());
+      }
+      assertEquals(0, other.sleepers());
+      other.release();
+      assertTrue(other.tryAcquire());
+    } finally {
+      closing.close();
+      memory.close();
     }
   }
 }

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -24,17 +25,59 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>The cells are mapped in a shared {@link Arena}: after {@link #close()} every access throws
  * {@link IllegalStateException}, never touches unmapped memory.
+ *
+ * <p>Cells dropped without {@link #close()} are unmapped when this object is garbage-collected (a
+ * {@link Cleaner}; see {@link #unmapWhenUnreachable}); the lock is then left to its own clean-up,
+ * since it may be in use on its own ({@code SharedLong.lock()}). So {@link #segment()}, and the
+ * words made on it, are usable only while this object is reachable: keep the owner of the cells
+ * (the value, the event...) as long as its memory is used. An access after the clean-up throws
+ * {@link IllegalStateException}; it never touches unmapped memory.
  */
 public final class SharedCells {
+  /** Unmaps the memory of shared objects dropped without being closed. */
+  private static final Cleaner CLEANER = Cleaner.create();
+
   private final ProcessLock lock;
   private final Arena arena;
   private final MemorySegment cells;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final Cleaner.Cleanable unmap;
 
   private SharedCells(ProcessLock lock, Arena arena, MemorySegment cells) {
     this.lock = lock;
     this.arena = arena;
     this.cells = cells;
+    this.unmap = unmapWhenUnreachable(this, arena);
+  }
+
+  /**
+   * Closes {@code arena} (unmapping what it owns) once {@code owner} is unreachable, unless done
+   * before by {@link Cleaner.Cleanable#clean()} or a close of the arena. The clean-up refers to the
+   * arena only, never to the owner. Closing a shared arena is safe against every thread of this
+   * process: an access that follows, or that is under way, throws {@link IllegalStateException},
+   * never touches unmapped memory; if a thread is inside a native call on its memory, the arena
+   * cannot be closed and the mapping is left (rather than unmapped under that call).
+   *
+   * @param owner the object whose reachability keeps the memory mapped
+   * @param arena a shared arena owning the mapping
+   * @return the registration, to run at an explicit close
+   */
+  public static Cleaner.Cleanable unmapWhenUnreachable(Object owner, Arena arena) {
+    return CLEANER.register(owner, new Unmap(arena));
+  }
+
+  /** The clean-up: closes the arena if still open. Must never refer to the owner. */
+  private record Unmap(Arena arena) implements Runnable {
+    @Override
+    public void run() {
+      if (arena.scope().isAlive()) {
+        try {
+          arena.close();
+        } catch (IllegalStateException e) {
+          // closed meanwhile, or a native call holds it: leave the mapping rather than crash
+        }
+      }
+    }
   }
 
   /**
@@ -123,10 +166,14 @@ public final class SharedCells {
     return lock;
   }
 
-  /** Unmaps the cells and closes the lock, in this process. Idempotent. */
+  /**
+   * Unmaps the cells and closes the lock, in this process. Idempotent. Also done, for the cells but
+   * not the lock, when this object is garbage-collected.
+   */
   public void close() {
     if (closed.compareAndSet(false, true)) {
-      arena.close();
+      arena.close(); // throws if a thread is inside a native call on the memory, as before
+      unmap.clean(); // deregisters: nothing left for the Cleaner
       lock.close();
     }
   }

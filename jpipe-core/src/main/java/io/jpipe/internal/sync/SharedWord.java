@@ -7,6 +7,7 @@ import io.jpipe.internal.posix.Native;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -50,6 +51,10 @@ public final class SharedWord {
 
   /** Guarded by {@code local}. */
   private int virtualWaiters;
+
+  /** Makes the watcher threads; replaced by tests only, to make a start fail. */
+  static volatile ThreadFactory watcherFactory =
+      Thread.ofPlatform().daemon().name("jpipe-futex-watcher").factory();
 
   /** Guarded by {@code local}: the watcher thread, or null. */
   private Thread watcher;
@@ -145,9 +150,21 @@ public final class SharedWord {
    */
   public boolean await(int expected, long deadline, boolean interruptible)
       throws InterruptedException {
-    if (Thread.currentThread().isVirtual()) {
-      return awaitVirtual(expected, deadline, interruptible);
+    try {
+      return Thread.currentThread().isVirtual()
+          ? awaitVirtual(expected, deadline, interruptible)
+          : awaitPlatform(expected, deadline, interruptible);
+    } catch (IllegalStateException e) {
+      if (memory.scope().isAlive()) {
+        throw e; // this word closed (its own message), or not about the memory at all
+      }
+      // the memory's arena says "Already closed": say what happened, on either path
+      throw new IllegalStateException("closed in this process", e);
     }
+  }
+
+  private boolean awaitPlatform(int expected, long deadline, boolean interruptible)
+      throws InterruptedException {
     boolean interrupted = false;
     try {
       Scratch s = Scratch.get();
@@ -193,12 +210,14 @@ public final class SharedWord {
       if (closed) {
         throw new IllegalStateException("closed in this process");
       }
-      virtualWaiters++;
       if (watcher == null) {
-        watcher = Thread.ofPlatform().daemon().name("jpipe-futex-watcher").start(this::watch);
+        Thread t = watcherFactory.newThread(this::watch);
+        t.start(); // may fail (no native thread): then nothing here has changed
+        watcher = t;
       } else {
         work.signal();
       }
+      virtualWaiters++; // after the watcher is sure: a failed start must not leave it raised
       try {
         for (; ; ) {
           if (get() != expected) {
@@ -291,6 +310,20 @@ public final class SharedWord {
       } finally {
         local.unlock();
       }
+    }
+  }
+
+  /**
+   * The virtual threads of this process waiting on this word now (for tests).
+   *
+   * @return the count
+   */
+  int virtualWaiters() {
+    local.lock();
+    try {
+      return virtualWaiters;
+    } finally {
+      local.unlock();
     }
   }
 
