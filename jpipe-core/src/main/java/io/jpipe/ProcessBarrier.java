@@ -64,11 +64,11 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
 
   ProcessBarrier(SharedCells cells, Runnable action) {
     this.cells = cells;
-    this.round = new SharedWord(cells.segment(), 0);
-    this.count = new SharedWord(cells.segment(), 4);
-    this.brokenRound = new SharedWord(cells.segment(), 8);
-    this.broken = new SharedWord(cells.segment(), 12);
-    this.parties = new SharedWord(cells.segment(), 16).get();
+    this.round = cells.word(0);
+    this.count = cells.word(4);
+    this.brokenRound = cells.word(8);
+    this.broken = cells.word(12);
+    this.parties = cells.word(16).get();
     this.action = action;
   }
 
@@ -100,7 +100,7 @@ public final class ProcessBarrier implements AutoCloseable, Serializable {
       throw new IllegalArgumentException("parties < 1: " + parties);
     }
     SharedCells cells = SharedCells.create(BYTES);
-    new SharedWord(cells.segment(), 16).set(parties);
+    cells.word(16).set(parties);
     return new ProcessBarrier(cells, action);
   }
 

@@ -71,7 +71,7 @@ public final class ProcessCondition implements Condition, AutoCloseable, Seriali
   ProcessCondition(ProcessLock lock, SharedCells cells) {
     this.lock = lock;
     this.cells = cells;
-    this.seq = new SharedWord(cells.segment(), SEQ);
+    this.seq = cells.word(SEQ);
   }
 
   static ProcessCondition create(ProcessLock lock) throws IOException {

@@ -43,7 +43,7 @@ public final class ProcessEvent implements AutoCloseable, Serializable {
 
   ProcessEvent(SharedCells cells) {
     this.cells = cells;
-    this.word = new SharedWord(cells.segment(), 0);
+    this.word = cells.word(0);
   }
 
   /**

@@ -60,9 +60,9 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
 
   ProcessSemaphore(SharedCells cells) {
     this.cells = cells;
-    this.permits = new SharedWord(cells.segment(), 0);
-    this.sleepers = new SharedWord(cells.segment(), 4);
-    this.bound = new SharedWord(cells.segment(), 8).get();
+    this.permits = cells.word(0);
+    this.sleepers = cells.word(4);
+    this.bound = cells.word(8).get();
   }
 
   /**
@@ -95,8 +95,8 @@ public final class ProcessSemaphore implements AutoCloseable, Serializable {
       throw new IllegalArgumentException("permits < 0: " + permits);
     }
     SharedCells cells = SharedCells.create(BYTES);
-    new SharedWord(cells.segment(), 0).set(permits);
-    new SharedWord(cells.segment(), 8).set(bound);
+    cells.word(0).set(permits);
+    cells.word(8).set(bound);
     return new ProcessSemaphore(cells);
   }
 

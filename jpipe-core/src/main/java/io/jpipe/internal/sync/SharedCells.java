@@ -158,6 +158,17 @@ public final class SharedCells {
   }
 
   /**
+   * A futex word in the cells that keeps these cells (whose Cleaner unmaps them) reachable while it
+   * is used.
+   *
+   * @param offset where the word is, a multiple of 4
+   * @return the word
+   */
+  public SharedWord word(long offset) {
+    return new SharedWord(cells, offset, this);
+  }
+
+  /**
    * The lock that came with the cells.
    *
    * @return the lock

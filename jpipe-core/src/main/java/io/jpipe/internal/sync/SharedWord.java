@@ -7,6 +7,7 @@ import io.jpipe.internal.posix.Native;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -40,6 +41,12 @@ public final class SharedWord {
   private final long offset;
   private final long address;
 
+  /**
+   * What must stay reachable while the word is used: the owner of the memory, whose Cleaner would
+   * unmap it (a segment of a shared arena does not keep the arena's owner reachable), or null.
+   */
+  private final Object anchor;
+
   /** The virtual threads of this JVM that wait, and the watcher that sleeps for them. */
   private final ReentrantLock local = new ReentrantLock();
 
@@ -69,6 +76,19 @@ public final class SharedWord {
    * @param offset where the word is, a multiple of 4
    */
   public SharedWord(MemorySegment memory, long offset) {
+    this(memory, offset, null);
+  }
+
+  /**
+   * The word at {@code offset} of {@code memory}, which {@code anchor}'s Cleaner unmaps: every use
+   * of the word keeps {@code anchor} reachable until it returns.
+   *
+   * @param memory shared memory (mapped {@code MAP_SHARED})
+   * @param offset where the word is, a multiple of 4
+   * @param anchor the owner of the mapping, or null
+   */
+  public SharedWord(MemorySegment memory, long offset, Object anchor) {
+    this.anchor = anchor;
     if (offset % 4 != 0 || (memory.address() + offset) % 4 != 0) {
       throw new IllegalArgumentException("a futex word must be 4-byte aligned: " + offset);
     }
@@ -98,7 +118,11 @@ public final class SharedWord {
    * @return its value
    */
   public int get() {
-    return (int) INT.getVolatile(memory, offset);
+    try {
+      return (int) INT.getVolatile(memory, offset);
+    } finally {
+      Reference.reachabilityFence(anchor);
+    }
   }
 
   /**
@@ -107,7 +131,11 @@ public final class SharedWord {
    * @param value the new value
    */
   public void set(int value) {
-    INT.setVolatile(memory, offset, value);
+    try {
+      INT.setVolatile(memory, offset, value);
+    } finally {
+      Reference.reachabilityFence(anchor);
+    }
   }
 
   /**
@@ -118,7 +146,11 @@ public final class SharedWord {
    * @return true if replaced
    */
   public boolean compareAndSet(int expected, int value) {
-    return INT.compareAndSet(memory, offset, expected, value);
+    try {
+      return INT.compareAndSet(memory, offset, expected, value);
+    } finally {
+      Reference.reachabilityFence(anchor);
+    }
   }
 
   /**
@@ -128,13 +160,21 @@ public final class SharedWord {
    * @return the value before
    */
   public int getAndAdd(int delta) {
-    return (int) INT.getAndAdd(memory, offset, delta);
+    try {
+      return (int) INT.getAndAdd(memory, offset, delta);
+    } finally {
+      Reference.reachabilityFence(anchor);
+    }
   }
 
   /** Wakes every thread of every process sleeping on this word. */
   public void wakeAll() {
     Scratch s = Scratch.get();
-    Libc.futex(s.errno, address, Linux.FUTEX_WAKE, Integer.MAX_VALUE, MemorySegment.NULL);
+    try {
+      Libc.futex(s.errno, address, Linux.FUTEX_WAKE, Integer.MAX_VALUE, MemorySegment.NULL);
+    } finally {
+      Reference.reachabilityFence(anchor); // the raw address is only valid while mapped
+    }
   }
 
   /**
@@ -160,6 +200,8 @@ public final class SharedWord {
       }
       // the memory's arena says "Already closed": say what happened, on either path
       throw new IllegalStateException("closed in this process", e);
+    } finally {
+      Reference.reachabilityFence(anchor); // else its Cleaner could unmap the word mid-wait
     }
   }
 
