@@ -21,10 +21,22 @@ class VirtualThreadsParkTest {
   @ParameterizedTest(name = "{0} x {1}")
   @CsvSource({"recv, 10000", "waitAny, 10000", "accept, 1000", "join, 4", "lock, 100"})
   void manyBlockedVirtualThreadsOnOneCarrierAllFinish(String scenario, int n) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> cmd = new ArrayList<>();
     // 10,000 pipes are 20,000 descriptors: raise the limit (root may, as in CI) for this JVM only.
-    cmd.addAll(List.of("sh", "-c", "ulimit -n 65536 2>/dev/null || true; exec \"$@\"", "sh"));
+    runOnOneCarrier(
+        List.of("sh", "-c", "ulimit -n 65536 2>/dev/null || true; exec \"$@\"", "sh"),
+        VirtualThreadScenarios.class,
+        scenario,
+        n);
+  }
+
+  /**
+   * Runs {@code main scenario n} in a JVM whose virtual-thread scheduler has one carrier, after
+   * {@code prefix} (a wrapper command, or nothing), and checks it ends with status 0 saying OK.
+   */
+  static void runOnOneCarrier(List<String> prefix, Class<?> main, String scenario, int n)
+      throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(
         List.of(
             java,
@@ -34,7 +46,7 @@ class VirtualThreadsParkTest {
             "-Djdk.virtualThreadScheduler.maxPoolSize=1",
             "-cp",
             System.getProperty("java.class.path"),
-            VirtualThreadScenarios.class.getName(),
+            main.getName(),
             scenario,
             Integer.toString(n)));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
