@@ -305,7 +305,7 @@ final class AotCache {
     parts.add(FORMAT);
     parts.add(System.getProperty("java.home"));
     parts.add(System.getProperty("java.vm.version"));
-    parts.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    parts.addAll(ChildJvm.DEFAULT_JVM_OPTIONS);
     parts.addAll(jvmOptions);
     parts.addAll(ChildJvm.modulePathOptions());
     parts.addAll(ChildJvm.parentOptions());
@@ -372,8 +372,8 @@ final class AotCache {
     cmd.add(tmp.toString());
     cmd.add(cache.toString());
     cmd.add(marker.toString());
-    cmd.add(ChildLauncher.javaExecutable());
-    cmd.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    cmd.add(ChildJvm.javaExecutable());
+    cmd.addAll(ChildJvm.DEFAULT_JVM_OPTIONS);
     cmd.addAll(ChildJvm.standard().options()); // as a child's: the JVM checks they match
     cmd.addAll(jvmOptions);
     cmd.add("-XX:AOTCacheOutput=" + tmp);
