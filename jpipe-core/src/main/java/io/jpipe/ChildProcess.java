@@ -189,7 +189,7 @@ public final class ChildProcess {
    *       the spare is created on first use, or ahead of time by {@link #prestartWarm}, which can
    *       also keep several (for children started back to back). With no spare ready, {@link
    *       #start()} does not wait for one: it spawns the child, as {@link #SPAWN} does, and a spare
-   *       boots once warm starts pause. An idle spare costs one idle JVM's memory (about 60 MB of
+   *       boots once warm starts pause. An idle spare costs one idle JVM's memory (about 80 MB of
    *       RSS), and exits with its parent.
    * </ul>
    */
@@ -234,10 +234,10 @@ public final class ChildProcess {
    * only grows: a later call with a smaller one keeps the larger; {@link #prestartWarm(Duration,
    * String...)} is this call with one spare.
    *
-   * <p>Each spare is an idle JVM that has booted and warmed up: about 60 MB of resident memory with
-   * the default heap settings (less with {@code -Xmx} and {@code -Xss} among the options), and none
-   * of its CPU once ready. So {@code spares} is at most 64, and spares are worth keeping only for
-   * children that will come. Spares exit with this JVM, even if it is killed.
+   * <p>Each spare is an idle JVM that has booted and warmed up: about 80 MB of resident memory
+   * (measured with jpipe's default options), so 64 spares, the most allowed, hold about 5 GB; an
+   * idle spare uses no CPU. Keep only as many as children will come. Spares exit with this JVM,
+   * even if it is killed.
    *
    * @param spares how many spares to keep ready, 1 to 64
    * @param wait the longest wait; zero for none (the spares boot in the background)

@@ -10,6 +10,7 @@ import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.spawn.BootstrapCodec.Bootstrap;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -133,7 +133,11 @@ final class WarmPool {
     timer.setKeepAliveTime(TIMER_KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
     timer.allowCoreThreadTimeOut(true);
     atExit = new Thread(this::abandon, "jpipe-warm-pool-exit");
-    Runtime.getRuntime().addShutdownHook(atExit);
+    try {
+      Runtime.getRuntime().addShutdownHook(atExit);
+    } catch (IllegalStateException e) {
+      // a warm start while the JVM exits: its spares go with it anyway
+    }
   }
 
   private Lane lane(List<String> key) {
