@@ -9,6 +9,7 @@ import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import io.jpipe.internal.posix.Native;
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -27,6 +28,26 @@ public final class ChildHandle {
   private ChildHandle(int pid, FdChannel pidfd) {
     this.pid = pid;
     this.pidfd = pidfd;
+  }
+
+  /**
+   * Spawns a child ({@link Spawner#spawn}) and {@linkplain #watch watches} it. If either fails,
+   * {@code ours}, this process's end of the channel to the child, is closed; {@code fds} stay the
+   * caller's to close.
+   *
+   * @param argv the command line
+   * @param fds the descriptors the child gets as 3, 4, 5...
+   * @param ours this process's end of the child's channel
+   * @return the child
+   * @throws IOException if the spawn or the watch fails
+   */
+  static ChildHandle spawn(List<String> argv, int[] fds, FdChannel ours) throws IOException {
+    try {
+      return watch(Spawner.spawn(argv, fds));
+    } catch (IOException | RuntimeException e) {
+      Fds.closeQuietly(ours);
+      throw e;
+    }
   }
 
   /**

@@ -32,7 +32,8 @@ public final class SpawnLauncher implements Launcher {
       Fds.closeQuietly(boot);
       throw e;
     }
-    int pid;
+    FdChannel statusEnd = new FdChannel(status[0], FdChannel.Kind.PIPE);
+    ChildHandle child;
     try {
       int[] fds = new int[2 + inherited.length];
       fds[0] = boot;
@@ -40,21 +41,10 @@ public final class SpawnLauncher implements Launcher {
       System.arraycopy(inherited, 0, fds, 2, inherited.length);
       List<String> argv =
           task.jvm().command(task.jvmOptions(), "3", "4", "5", Integer.toString(inherited.length));
-      pid = Spawner.spawn(argv, fds);
-    } catch (IOException | RuntimeException e) {
-      Fds.closeQuietly(status[0]);
-      throw e;
+      child = ChildHandle.spawn(argv, fds, statusEnd);
     } finally {
       Fds.closeQuietly(boot);
       Fds.closeQuietly(status[1]);
-    }
-    FdChannel statusEnd = new FdChannel(status[0], FdChannel.Kind.PIPE);
-    ChildHandle child;
-    try {
-      child = ChildHandle.watch(pid);
-    } catch (IOException | RuntimeException e) {
-      Fds.closeQuietly(statusEnd);
-      throw e;
     }
     Connection statusConnection =
         Access.connections().newConnection(statusEnd, true, false, Codec.javaSerialization());

@@ -308,22 +308,14 @@ final class WarmPool {
   /** Spawns a spare, and a thread that waits for it to be ready. Runs on the timer's thread. */
   private void spawnSpare(List<String> key, Lane lane) throws IOException {
     int[] pair = Fds.socketpair();
-    int pid;
-    try {
-      pid = Spawner.spawn(ChildJvm.standard().command(key, "spare", "3"), new int[] {pair[1]});
-    } catch (IOException | RuntimeException e) {
-      Fds.closeQuietly(pair[0]);
-      throw e;
-    } finally {
-      Fds.closeQuietly(pair[1]);
-    }
     FdChannel ctl = new FdChannel(pair[0], FdChannel.Kind.SOCKET);
     ChildHandle child;
     try {
-      child = ChildHandle.watch(pid);
-    } catch (IOException | RuntimeException e) {
-      Fds.closeQuietly(ctl);
-      throw e;
+      child =
+          ChildHandle.spawn(
+              ChildJvm.standard().command(key, "spare", "3"), new int[] {pair[1]}, ctl);
+    } finally {
+      Fds.closeQuietly(pair[1]);
     }
     Spare spare = new Spare(child, ctl);
     // Only acts while the spare is idle: once given a task, it is the child's exit.
@@ -342,7 +334,7 @@ final class WarmPool {
       retire(spare, GRACE_NANOS);
       return;
     }
-    Thread t = new Thread(() -> boot(lane, spare), "jpipe-warm-boot-" + pid);
+    Thread t = new Thread(() -> boot(lane, spare), "jpipe-warm-boot-" + child.pid());
     t.setDaemon(true);
     t.start();
   }
