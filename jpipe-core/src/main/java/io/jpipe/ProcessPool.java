@@ -1,0 +1,516 @@
+package io.jpipe;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
+
+/**
+ * An {@link ExecutorService} whose tasks run in child JVMs, its <em>workers</em> (CPython's {@code
+ * multiprocessing.Pool} and {@code concurrent.futures.ProcessPoolExecutor}). A task that crashes,
+ * exhausts memory, calls {@code System.exit} or is killed takes only its own worker down, and only
+ * its own {@link Future} fails: the pool replaces the worker and runs the other tasks.
+ *
+ * <pre>{@code
+ * static int square(int x) { return x * x; }
+ *
+ * try (ProcessPool pool = ProcessPool.create(4)) {
+ *   Future<Integer> f = pool.submit(Demo::square, 7);           // 49
+ *   List<Integer> all = pool.map(Demo::square, List.of(1, 2, 3)); // [1, 4, 9], in order
+ *   try (Stream<Integer> s = pool.mapUnordered(Demo::square, inputs, 10)) {
+ *     s.forEach(System.out::println);                              // as they complete
+ *   }
+ * }
+ * }</pre>
+ *
+ * <h2>Tasks</h2>
+ *
+ * <p>A task, its function and its argument are sent to a worker, so they must be serializable: the
+ * task types here ({@link Task}, {@link Job}, {@link Fn}) are, and a lambda or method reference
+ * given for them is too (with whatever it captures, which must be serializable). Tasks given as a
+ * plain {@link Callable} or {@link Runnable} must implement {@link Serializable}. A task that
+ * cannot be encoded is not sent: its {@code Future} fails with the {@link
+ * java.io.NotSerializableException} (or other encoding error). Results go back the same way. Method
+ * references to static methods are the cheapest tasks: a function is sent to each worker once and
+ * named by a number afterwards, and integers, longs, doubles, strings, byte arrays, booleans,
+ * {@code null} and lists of them travel in a compact form rather than by Java serialization.
+ *
+ * <h2>What a {@code Future} can end with</h2>
+ *
+ * <ul>
+ *   <li>the task's result;
+ *   <li>the task's exception, as the cause of {@link ExecutionException}: the exception object
+ *       itself, decoded, with its stack trace from the worker; or a {@link RemoteTaskException}
+ *       carrying its class name, message and stack trace when it cannot be sent. The worker runs on
+ *       after a task throws;
+ *   <li>{@link WorkerDiedException} as the cause when the worker died while running the task (exit
+ *       code, or the signal that killed it). Tasks already handed to that worker but not started go
+ *       back to the queue and run on another worker; the dead worker is replaced unless the pool is
+ *       shut down. The pool learns of the death from the end of file on the worker's connection, so
+ *       nothing waits forever;
+ *   <li>{@link TimeoutException} as the cause when the task ran longer than its timeout ({@link
+ *       Builder#taskTimeout}, {@link #submit(Task, Duration)}): its worker was stopped (killed) and
+ *       is replaced;
+ *   <li>{@link java.util.concurrent.CancellationException} after {@link Future#cancel}: a task not
+ *       yet running is dropped; {@code cancel(true)} on a running task kills its worker, which is
+ *       replaced (CPython cannot cancel a running task). A task handed to a worker that starts it
+ *       before the cancellation reaches it, without being the task the pool knows to be running,
+ *       runs to the end and its result is discarded;
+ *   <li>{@link java.util.concurrent.RejectedExecutionException} as the cause when the pool is
+ *       broken (see {@link Builder#initializer}) or could not replace a worker.
+ * </ul>
+ *
+ * <h2>Life cycle</h2>
+ *
+ * <p>{@link #shutdown()} refuses new tasks ({@link
+ * java.util.concurrent.RejectedExecutionException}), lets the queued ones run, and then the workers
+ * exit; {@link #awaitTermination} waits for that, with every worker reaped. {@link #shutdownNow()}
+ * kills the workers, fails the running tasks with {@link WorkerDiedException} and cancels the
+ * queued ones. {@link #close()} is {@code shutdown} and a wait, as for every {@link
+ * ExecutorService}. Workers are {@linkplain ChildProcess#daemon(boolean) daemon} children: they die
+ * with this JVM even if it is killed. Tasks running in a worker cannot start child processes (a
+ * daemon child may not). The pool's threads in this JVM are daemon threads that end when the pool
+ * terminates.
+ *
+ * <p>All methods may be called from any thread, virtual threads included.
+ */
+public final class ProcessPool implements ExecutorService {
+
+  /**
+   * A serializable {@link Callable}: the type lambdas and method references become in {@link
+   * #submit(Task)}.
+   *
+   * @param <T> the result type
+   */
+  @FunctionalInterface
+  public interface Task<T> extends Callable<T>, Serializable {}
+
+  /** A serializable {@link Runnable}: the type lambdas become in {@link #submit(Job)}. */
+  @FunctionalInterface
+  public interface Job extends Runnable, Serializable {}
+
+  /**
+   * A serializable function of one argument, for {@link #submit(Fn, Object)}, {@link #map} and
+   * {@link #mapUnordered}.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   */
+  @FunctionalInterface
+  public interface Fn<A, R> extends Serializable {
+    /**
+     * Runs in a worker.
+     *
+     * @param a the argument
+     * @return the result
+     * @throws Exception anything; it becomes the cause of the task's {@link ExecutionException}
+     */
+    R apply(A a) throws Exception;
+  }
+
+  /**
+   * Starts a pool of {@code workers} workers with the default settings ({@code
+   * builder().workers(workers).start()}).
+   *
+   * @param workers how many worker JVMs
+   * @return the running pool
+   * @throws IllegalArgumentException if {@code workers} is less than 1
+   * @throws ProcessStartException if a worker cannot start (the others are stopped)
+   * @throws IOException if a worker cannot be spawned
+   */
+  public static ProcessPool create(int workers) throws IOException {
+    return builder().workers(workers).start();
+  }
+
+  /**
+   * A builder for a pool.
+   *
+   * @return a new builder with the defaults
+   */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Settings of a {@link ProcessPool}; {@link #start()} starts one. */
+  public static final class Builder {
+    Builder() {}
+
+    /**
+     * How many workers (default: {@link Runtime#availableProcessors()}).
+     *
+     * @param n the number of worker JVMs
+     * @return this
+     * @throws IllegalArgumentException if {@code n} is less than 1
+     */
+    public Builder workers(int n) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * How workers start (default: {@link ChildProcess#setDefaultStartMethod}'s).
+     *
+     * @param m the start method
+     * @return this
+     */
+    public Builder startMethod(ChildProcess.StartMethod m) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * Code each worker runs once, before its first task (CPython's {@code initializer}). If it
+     * throws, or the worker dies in it, the pool is <em>broken</em>: it does not start another
+     * worker, every task not yet done fails with a {@link
+     * java.util.concurrent.RejectedExecutionException} whose cause is the initializer's exception,
+     * and so does every later submission (as CPython's {@code BrokenProcessPool}).
+     *
+     * @param init the initializer
+     * @return this
+     */
+    public Builder initializer(ChildProcess.Target0 init) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * How many tasks a worker runs before it is replaced by a new one (CPython's {@code
+     * maxtasksperchild}); 0, the default, for no limit. A chunk of {@link #map} counts as one task.
+     *
+     * @param n the limit, or 0
+     * @return this
+     * @throws IllegalArgumentException if {@code n} is negative
+     */
+    public Builder maxTasksPerWorker(int n) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * The longest a task may run (default: no limit). A task that runs longer fails with {@link
+     * TimeoutException} as its cause, and its worker is killed and replaced.
+     *
+     * @param d the limit, or null for none
+     * @return this
+     * @throws IllegalArgumentException if {@code d} is zero or negative
+     */
+    public Builder taskTimeout(Duration d) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * Options for the workers' JVMs, such as {@code -Xmx256m} (see {@link
+     * ChildProcess#jvmOptions}). Workers also get {@code -XX:+ExitOnOutOfMemoryError}, so a task
+     * that exhausts memory ends its worker (exit code 3) instead of leaving it unusable.
+     *
+     * @param options the options
+     * @return this
+     */
+    public Builder jvmOptions(String... options) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * The prefix of the workers' {@linkplain ChildProcess#name names}: workers are named {@code
+     * prefix-1}, {@code prefix-2}, ... in the order they start, replacements included (default
+     * {@code "ProcessPool-N-worker"}).
+     *
+     * @param prefix the prefix
+     * @return this
+     */
+    public Builder name(String prefix) {
+      throw new UnsupportedOperationException("not yet");
+    }
+
+    /**
+     * Starts the workers, all at once, and returns when they all run.
+     *
+     * @return the pool
+     * @throws ProcessStartException if a worker cannot start (the others are stopped)
+     * @throws IOException if a worker cannot be spawned
+     */
+    public ProcessPool start() throws IOException {
+      throw new UnsupportedOperationException("not yet");
+    }
+  }
+
+  private ProcessPool() {}
+
+  // ---------------------------------------------------------------- submitting
+
+  /**
+   * Runs {@code task.call()} in a worker. A lambda or method reference for a {@link Callable}
+   * becomes a {@link Task} here, and so is serializable.
+   *
+   * @param <T> the result type
+   * @param task the task
+   * @return its future
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <T> Future<T> submit(Task<T> task) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code task.run()} in a worker; the future's result is null.
+   *
+   * @param task the task
+   * @return its future
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public Future<?> submit(Job task) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code task.call()} in a worker, for at most {@code timeout}: if it runs longer, its
+   * worker is killed (and replaced) and the future fails with {@link TimeoutException} as its
+   * cause. This overrides {@link Builder#taskTimeout} for this task.
+   *
+   * @param <T> the result type
+   * @param task the task
+   * @param timeout the longest it may run
+   * @return its future
+   * @throws IllegalArgumentException if {@code timeout} is zero or negative
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <T> Future<T> submit(Task<T> task, Duration timeout) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code fn.apply(arg)} in a worker (CPython's {@code submit(fn, arg)}). The cheapest way to
+   * submit one task: {@code fn} goes to each worker once.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param arg its argument
+   * @return the future of its result
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <A, R> Future<R> submit(Fn<A, R> fn, A arg) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Applies {@code fn} to every input in the workers, {@code chunkSize} inputs per task, and
+   * returns the results in input order (CPython's {@code Pool.map(fn, inputs, chunksize)}). Within
+   * a chunk, inputs after one that throws are not run.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param inputs the arguments
+   * @param chunkSize how many inputs go to a worker as one task
+   * @return the results, in input order
+   * @throws ExecutionException for the first input, in input order, whose task failed (its cause is
+   *     what a {@code Future} would give); the tasks not yet done are cancelled
+   * @throws InterruptedException if interrupted while waiting (the tasks are cancelled)
+   * @throws IllegalArgumentException if {@code chunkSize} is less than 1
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <A, R> List<R> map(Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize)
+      throws InterruptedException, ExecutionException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * {@link #map(Fn, Iterable, int)} with the chunk size CPython's {@code Pool.map} picks: the
+   * number of inputs divided by four times the number of workers, rounded up.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param inputs the arguments
+   * @return the results, in input order
+   * @throws ExecutionException for the first input, in input order, whose task failed
+   * @throws InterruptedException if interrupted while waiting (the tasks are cancelled)
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <A, R> List<R> map(Fn<A, R> fn, Iterable<? extends A> inputs)
+      throws InterruptedException, ExecutionException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Applies {@code fn} to every input in the workers, {@code chunkSize} inputs per task, and
+   * streams the results as the tasks complete, in no particular order (CPython's {@code
+   * Pool.imap_unordered}). Every task is queued before this method returns; the stream blocks while
+   * it waits for the next result. A task that failed makes the stream throw {@link
+   * java.util.concurrent.CompletionException} with the failure's cause (as a {@code Future} would
+   * give it) when its turn comes. Closing the stream cancels the tasks that have not run; use it in
+   * try-with-resources.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param inputs the arguments
+   * @param chunkSize how many inputs go to a worker as one task
+   * @return the results, in completion order
+   * @throws IllegalArgumentException if {@code chunkSize} is less than 1
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  public <A, R> Stream<R> mapUnordered(Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * The number of workers the pool keeps running.
+   *
+   * @return the number of workers
+   */
+  public int workers() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * The process ids of the workers running now (a worker being replaced is not listed).
+   *
+   * @return the pids
+   */
+  public List<Long> workerPids() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  // ---------------------------------------------------------------- ExecutorService
+
+  /**
+   * Runs {@code task.call()} in a worker; {@code task} must be {@link Serializable}, else the
+   * future fails with {@link java.io.NotSerializableException}.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  @Override
+  public <T> Future<T> submit(Callable<T> task) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code task.run()} in a worker; {@code task} must be {@link Serializable}, else the future
+   * fails with {@link java.io.NotSerializableException}.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  @Override
+  public Future<?> submit(Runnable task) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code task.run()} in a worker; the future's result is {@code result}, which stays in this
+   * JVM. {@code task} must be {@link Serializable}.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  @Override
+  public <T> Future<T> submit(Runnable task, T result) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs {@code command.run()} in a worker; a failure is printed to this JVM's standard error, as
+   * {@link java.util.concurrent.ThreadPoolExecutor} does for a thread's uncaught exception.
+   *
+   * @throws java.util.concurrent.RejectedExecutionException after shutdown, or if the pool is
+   *     broken
+   */
+  @Override
+  public void execute(Runnable command) {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  @Override
+  public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks)
+      throws InterruptedException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  @Override
+  public <T> List<Future<T>> invokeAll(
+      Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+      throws InterruptedException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs the tasks and returns the result of one that completed normally; the others are cancelled
+   * (a running one by killing its worker, which is replaced).
+   */
+  @Override
+  public <T> T invokeAny(Collection<? extends Callable<T>> tasks)
+      throws InterruptedException, ExecutionException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Runs the tasks and returns the result of one that completed normally within the time; the
+   * others are cancelled (a running one by killing its worker, which is replaced).
+   */
+  @Override
+  public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Refuses new tasks; the queued ones run, then the workers exit. Returns at once (see {@link
+   * #awaitTermination}).
+   */
+  @Override
+  public void shutdown() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * Refuses new tasks, kills the workers and returns the tasks that never started. The futures of
+   * running tasks fail with {@link WorkerDiedException}; those of the returned tasks are cancelled.
+   * Each returned {@link Runnable} runs its task in the calling thread, in this JVM.
+   *
+   * @return the tasks that never started, in queue order
+   */
+  @Override
+  public List<Runnable> shutdownNow() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  @Override
+  public boolean isShutdown() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /** True once the pool is shut down, every task is done and every worker has been reaped. */
+  @Override
+  public boolean isTerminated() {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /** Waits until {@link #isTerminated()} or the time runs out. */
+  @Override
+  public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+    throw new UnsupportedOperationException("not yet");
+  }
+
+  /**
+   * {@link #shutdown()}, then waits for termination; if interrupted while waiting, {@link
+   * #shutdownNow()} and the interrupt status is kept (as {@link ExecutorService#close()}).
+   */
+  @Override
+  public void close() {
+    throw new UnsupportedOperationException("not yet");
+  }
+}
