@@ -258,7 +258,10 @@ public final class ProcessPool implements ExecutorService {
     }
 
     /**
-     * Starts the workers, all at once, and returns when they all run.
+     * Starts the workers, all at once, and returns when they all run and have run the {@linkplain
+     * #initializer initializer}. A pool whose initializer failed is returned broken: its {@code
+     * submit} throws {@link java.util.concurrent.RejectedExecutionException} with the initializer's
+     * exception as the cause.
      *
      * @return the pool
      * @throws ProcessStartException if a worker cannot start (the others are stopped)

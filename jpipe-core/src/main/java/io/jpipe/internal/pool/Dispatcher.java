@@ -129,6 +129,9 @@ public final class Dispatcher {
       }
     }
     Throwable f = failure.get();
+    if (f == null && !interrupted) {
+      d.awaitReady();
+    }
     if (f != null || interrupted) {
       d.shutdownNow();
       d.awaitTerminationUninterruptibly();
@@ -416,6 +419,27 @@ public final class Dispatcher {
    */
   public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
     return terminated.await(timeout, unit);
+  }
+
+  /** Waits until every worker has run its initializer, or the pool is no longer running. */
+  private void awaitReady() {
+    lock.lock();
+    try {
+      for (; ; ) {
+        int ready = 0;
+        for (Worker w : workers) {
+          if (w.ready && !w.dead) {
+            ready++;
+          }
+        }
+        if (ready >= settings.workers() || state != State.RUNNING) {
+          return;
+        }
+        work.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
+    }
   }
 
   private void awaitTerminationUninterruptibly() {
@@ -781,6 +805,7 @@ public final class Dispatcher {
       w.ready = true;
       earlyDeaths = 0;
       startHead(w);
+      work.signalAll();
     } finally {
       lock.unlock();
     }
