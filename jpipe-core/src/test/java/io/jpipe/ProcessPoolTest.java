@@ -558,6 +558,34 @@ class ProcessPoolTest {
   }
 
   @Test
+  void aWorkerThatCannotStartIsAProcessStartException() throws Exception {
+    assertThrows(
+        ProcessStartException.class,
+        () -> ProcessPool.builder().workers(2).jvmOptions("-XX:+NoSuchJvmFlag").start());
+    TestSupport.eventually(
+        "only the shared pool's workers are left",
+        () -> TestSupport.children().keySet().equals(new HashSet<>(shared.workerPids())));
+  }
+
+  @Test
+  void aClosedPoolLeavesNoThreadDescriptorOrProcess() throws Exception {
+    own(ProcessPool.builder().workers(2).name("warmup").start()).close(); // load what loads lazily
+    int fds = TestSupport.fdCount();
+    ProcessPool pool = own(ProcessPool.builder().workers(2).name("leakcheck").start());
+    List<Long> pids = pool.workerPids();
+    assertEquals(List.of(0, 1, 4, 9), pool.map(PoolTasks::square, List.of(0, 1, 2, 3), 1));
+    assertInstanceOf(WorkerDiedException.class, causeOf(pool.submit(PoolTasks::exit, 1)));
+    assertEquals(4, get(pool.submit(PoolTasks::square, 2)));
+    closeAndCheck(pool, pids);
+    TestSupport.eventually(
+        "no thread of the pool left",
+        () ->
+            Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().startsWith("leakcheck")));
+    TestSupport.eventually("descriptors back to " + fds, () -> TestSupport.fdCount() <= fds);
+  }
+
+  @Test
   void closeIsShutdownAndWait() throws Exception {
     ProcessPool pool = own(ProcessPool.create(1));
     List<Long> pids = pool.workerPids();

@@ -41,7 +41,10 @@ public final class Dispatcher {
   /** How many tasks a worker is sent ahead of their results. */
   static final int WINDOW = 32;
 
-  /** How many workers in a row may die before running their initializer: then the pool breaks. */
+  /**
+   * How many workers in a row may die before running their initializer, or fail to start, before
+   * the pool breaks.
+   */
   static final int EARLY_DEATHS_LIMIT = 3;
 
   private static final AtomicInteger POOLS = new AtomicInteger();
@@ -470,10 +473,17 @@ public final class Dispatcher {
           if (first) {
             failure.compareAndSet(null, e);
             started.countDown();
-          } else {
-            broken("the ProcessPool is broken: it could not start a worker to replace one", e);
+            return;
           }
-          return;
+          if (launchFailed()) {
+            broken(
+                "the ProcessPool is broken: "
+                    + EARLY_DEATHS_LIMIT
+                    + " workers in a row could not start",
+                e);
+            return;
+          }
+          continue; // try again
         }
         if (first) {
           first = false;
@@ -516,6 +526,16 @@ public final class Dispatcher {
     } catch (IOException | RuntimeException | Error e) {
       pipe.close();
       throw e;
+    }
+  }
+
+  /** Counts a replacement that could not start; true when the pool should break. */
+  private boolean launchFailed() {
+    lock.lock();
+    try {
+      return ++earlyDeaths >= EARLY_DEATHS_LIMIT || state == State.STOPPED;
+    } finally {
+      lock.unlock();
     }
   }
 
