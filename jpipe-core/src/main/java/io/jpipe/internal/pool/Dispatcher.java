@@ -613,7 +613,11 @@ public final class Dispatcher {
         sent = false; // it died, or its connection broke: kill it, its end of file follows
         w.kill();
       }
-      if (sent && !batch.isEmpty()) {
+      if (!sent) {
+        awaitDeath(w);
+        return;
+      }
+      if (!batch.isEmpty()) {
         lock.lock();
         try {
           for (TaskFuture<?> t : batch) {
@@ -624,6 +628,17 @@ public final class Dispatcher {
           lock.unlock();
         }
       }
+    }
+  }
+
+  private void awaitDeath(Worker w) {
+    lock.lock();
+    try {
+      while (!w.dead) {
+        work.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
     }
   }
 
