@@ -108,6 +108,13 @@ class ProcessPoolTest {
         });
   }
 
+  /** Submits a task that blocks until {@link #release()}, and waits until it runs. */
+  private Future<Long> blockOne(ProcessPool pool) throws Exception {
+    Future<Long> f = pool.submit(PoolTasks::block, dir.toString());
+    awaitStarted(1);
+    return f;
+  }
+
   private long startedPid() throws Exception {
     try (Stream<Path> s = Files.list(dir)) {
       return s.map(p -> p.getFileName().toString())
@@ -206,8 +213,7 @@ class ProcessPoolTest {
   void closingTheUnorderedStreamCancelsWhatHasNotRun() throws Exception {
     ProcessPool pool = own(ProcessPool.builder().workers(1).start());
     List<Long> pids = pool.workerPids();
-    Future<Long> blocker = pool.submit(PoolTasks::block, dir.toString());
-    awaitStarted(1);
+    Future<Long> blocker = blockOne(pool);
     Stream<Integer> s =
         pool.mapUnordered(PoolTasks::square, IntStream.range(0, 100).boxed().toList(), 1);
     s.close();
@@ -417,8 +423,7 @@ class ProcessPoolTest {
   void shutdownNowKillsTheWorkersAndReturnsTheTasksThatNeverStarted() throws Exception {
     ProcessPool pool = own(ProcessPool.create(1));
     List<Long> pids = pool.workerPids();
-    Future<Long> running = pool.submit(PoolTasks::block, dir.toString());
-    awaitStarted(1);
+    Future<Long> running = blockOne(pool);
     List<Future<Integer>> waiting = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
       waiting.add(pool.submit(PoolTasks::square, i));
@@ -437,8 +442,7 @@ class ProcessPoolTest {
   void aQueuedTaskCanBeCancelled() throws Exception {
     ProcessPool pool = own(ProcessPool.create(1));
     List<Long> pids = pool.workerPids();
-    Future<Long> running = pool.submit(PoolTasks::block, dir.toString());
-    awaitStarted(1);
+    Future<Long> running = blockOne(pool);
     Future<Integer> queued = pool.submit(PoolTasks::square, 5);
     assertTrue(queued.cancel(false));
     assertTrue(queued.isCancelled());
@@ -522,8 +526,7 @@ class ProcessPoolTest {
   @Test
   void aKilledWorkerFailsOnlyItsTaskAndIsReplaced() throws Exception {
     ProcessPool pool = own(ProcessPool.create(2));
-    Future<Long> victim = pool.submit(PoolTasks::block, dir.toString());
-    awaitStarted(1);
+    Future<Long> victim = blockOne(pool);
     List<Future<Integer>> others = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
       others.add(pool.submit(PoolTasks::square, i));

@@ -122,15 +122,9 @@ public final class Dispatcher {
           .name(d.prefix + "-slot-" + i)
           .start(() -> d.slot(started, failure));
     }
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        started.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
+    boolean interrupted = Thread.interrupted();
+    Uninterruptibly.await(started::await);
+    interrupted |= Thread.interrupted();
     Throwable f = failure.get();
     if (f == null && !interrupted) {
       d.awaitReady();
@@ -446,18 +440,7 @@ public final class Dispatcher {
   }
 
   private void awaitTerminationUninterruptibly() {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        terminated.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Uninterruptibly.await(terminated::await);
   }
 
   // ---------------------------------------------------------------- a slot
@@ -743,21 +726,12 @@ public final class Dispatcher {
   }
 
   private void joinProcess(Worker w) {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        if (!w.process.join(Duration.ofSeconds(10))) {
-          w.kill(); // its connection ended but it lingers: it must not run on
-          continue;
-        }
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Uninterruptibly.await(
+        () -> {
+          while (!w.process.join(Duration.ofSeconds(10))) {
+            w.kill(); // its connection ended but it lingers: it must not run on
+          }
+        });
   }
 
   private boolean shouldReplace() {
