@@ -3,6 +3,7 @@ package io.jpipe.internal.pool;
 import io.jpipe.ChildProcess;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessPool;
+import io.jpipe.SharedLong;
 import io.jpipe.WorkerDiedException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -33,9 +34,9 @@ import java.util.function.Function;
  * when the worker ends, settles its tasks and starts its replacement. A worker's reader thread
  * ({@link Worker}) completes the futures.
  *
- * <p>When a worker dies, the task it was running (the oldest it was sent, once it has run its
- * initializer) fails with {@link WorkerDiedException}; the others it held go back to the head of
- * the queue.
+ * <p>When a worker dies, the task it was running fails with {@link WorkerDiedException}: the worker
+ * writes the id of each task it starts in a shared word ({@link Worker#current}), so a worker
+ * killed between two tasks fails none. The others it held go back to the head of the queue.
  */
 public final class Dispatcher {
   /** How many tasks a worker is sent ahead of their results. */
@@ -350,7 +351,7 @@ public final class Dispatcher {
       }
       queue.clear();
       for (Worker w : workers) {
-        TaskFuture<?> running = running(w);
+        TaskFuture<?> running = started(w);
         for (TaskFuture<?> t : w.inflight) {
           if (t != running && !t.isDone()) {
             never.add(t);
@@ -477,6 +478,7 @@ public final class Dispatcher {
           w.kill();
           joinProcess(w);
           w.process.close();
+          w.current.close();
           return;
         }
         w.startReader();
@@ -493,9 +495,12 @@ public final class Dispatcher {
 
   private Worker launch() throws IOException {
     Pipe pipe = Pipe.open(true);
+    SharedLong current = null;
     try {
+      current = SharedLong.create(0);
       ChildProcess p =
-          ChildProcess.of(WorkerMain::run, pipe.conn1(), new WorkerConfig(settings.initializer()))
+          ChildProcess.of(
+                  WorkerMain::run, pipe.conn1(), current, new WorkerConfig(settings.initializer()))
               .name(prefix + "-" + names.incrementAndGet())
               .daemon(true)
               .jvmOptions("-XX:+ExitOnOutOfMemoryError")
@@ -505,9 +510,12 @@ public final class Dispatcher {
       }
       p.start();
       pipe.conn1().close();
-      return new Worker(this, p, pipe.conn2());
+      return new Worker(this, p, pipe.conn2(), current);
     } catch (IOException | RuntimeException | Error e) {
       pipe.close();
+      if (current != null) {
+        current.close();
+      }
       throw e;
     }
   }
@@ -659,7 +667,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       workers.remove(w);
-      TaskFuture<?> running = running(w);
+      TaskFuture<?> running = started(w);
       for (TaskFuture<?> t : w.inflight) {
         if (t.timer != null) {
           t.timer.cancel(false);
@@ -692,6 +700,7 @@ public final class Dispatcher {
     } finally {
       lock.unlock();
     }
+    w.current.close();
     WorkerDiedException death = null;
     if (!graceful) {
       death =
@@ -770,10 +779,27 @@ public final class Dispatcher {
 
   // ---------------------------------------------------------------- events
 
-  /** The task {@code w} runs now, if the pool can tell: the oldest it was sent, once ready. */
+  /**
+   * The task {@code w} runs now as far as the parent can tell: the oldest it was sent, once it is
+   * ready. Under the lock.
+   */
   private TaskFuture<?> running(Worker w) {
     TaskFuture<?> head = w.inflight.peekFirst();
     return head != null && w.ready && head.written ? head : null;
+  }
+
+  /**
+   * The task {@code w} had started when it died or was stopped, as the worker itself said in its
+   * shared word: null if it was between tasks. Under the lock.
+   */
+  private TaskFuture<?> started(Worker w) {
+    long id = w.current.get();
+    for (TaskFuture<?> t : w.inflight) {
+      if (t.id == id) {
+        return t;
+      }
+    }
+    return null;
   }
 
   /** Starts the time limit of the task {@code w} runs now, if it has one. Under the lock. */
