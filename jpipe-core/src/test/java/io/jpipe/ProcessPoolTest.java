@@ -593,6 +593,23 @@ class ProcessPoolTest {
   }
 
   @Test
+  void closeInACallbackOfThePoolsOwnFutureDoesNotWaitForItself() throws Exception {
+    ProcessPool pool = own(ProcessPool.create(1));
+    List<Long> pids = pool.workerPids();
+    java.util.concurrent.CompletableFuture<Boolean> closed =
+        new java.util.concurrent.CompletableFuture<>();
+    ((java.util.concurrent.CompletableFuture<Integer>) pool.submit(PoolTasks::square, 2))
+        .whenComplete(
+            (v, e) -> {
+              pool.close(); // runs on the thread that completed the future: the pool's
+              closed.complete(pool.isShutdown());
+            });
+    assertTrue(get(closed));
+    assertTrue(pool.awaitTermination(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
+    closeAndCheck(pool, pids);
+  }
+
+  @Test
   void closeIsShutdownAndWait() throws Exception {
     ProcessPool pool = own(ProcessPool.create(1));
     List<Long> pids = pool.workerPids();

@@ -13,7 +13,9 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -77,6 +79,9 @@ public final class Dispatcher {
     BROKEN
   }
 
+  /** The threads of a pool know their pool, so that a wait for it on one of them can be refused. */
+  private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+
   private final Settings settings;
   private final String prefix;
   private final ReentrantLock lock = new ReentrantLock();
@@ -121,7 +126,7 @@ public final class Dispatcher {
       Thread.ofPlatform()
           .daemon()
           .name(d.prefix + "-slot-" + i)
-          .start(() -> d.slot(started, failure));
+          .start(d.tracked(() -> d.slot(started, failure)));
     }
     boolean interrupted = Thread.interrupted();
     Uninterruptibly.await(started::await);
@@ -145,6 +150,28 @@ public final class Dispatcher {
       }
     }
     return d;
+  }
+
+  /** {@code body}, run as one of this pool's threads. */
+  Runnable tracked(Runnable body) {
+    return () -> {
+      threads.add(Thread.currentThread());
+      try {
+        body.run();
+      } finally {
+        threads.remove(Thread.currentThread());
+      }
+    };
+  }
+
+  /**
+   * Whether the calling thread is one of this pool's (a reader completing a future runs its
+   * callbacks): such a thread cannot wait for the pool to terminate.
+   *
+   * @return true on a pool thread
+   */
+  public boolean onPoolThread() {
+    return threads.contains(Thread.currentThread());
   }
 
   // ---------------------------------------------------------------- submitting
@@ -811,7 +838,7 @@ public final class Dispatcher {
     if (timers == null) {
       timers =
           new ScheduledThreadPoolExecutor(
-              1, r -> Thread.ofPlatform().daemon().name(prefix + "-timer").unstarted(r));
+              1, r -> Thread.ofPlatform().daemon().name(prefix + "-timer").unstarted(tracked(r)));
       timers.setRemoveOnCancelPolicy(true);
     }
     head.timer = timers.schedule(() -> timedOut(w, head), head.timeoutNanos, TimeUnit.NANOSECONDS);

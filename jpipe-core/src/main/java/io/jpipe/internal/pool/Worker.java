@@ -63,7 +63,8 @@ final class Worker {
   }
 
   void startReader() {
-    reader = Thread.ofPlatform().daemon().name(name + "-reader").start(this::readLoop);
+    reader =
+        Thread.ofPlatform().daemon().name(name + "-reader").start(owner.tracked(this::readLoop));
   }
 
   void joinReader() {
