@@ -494,6 +494,9 @@ public final class Dispatcher {
                 e);
             return;
           }
+          if (!shouldReplace()) {
+            return;
+          }
           continue; // try again
         }
         if (first) {
