@@ -56,7 +56,7 @@ final class FnCache {
     } finally {
       lock.unlock();
     }
-    Entry e = new Entry(ids.incrementAndGet(), Values.serialize(fn));
+    Entry e = new Entry(ids.incrementAndGet(), Values.serialize(StaticFn.describe(fn)));
     lock.lock();
     try {
       Entry raced = entries.putIfAbsent(key, e);

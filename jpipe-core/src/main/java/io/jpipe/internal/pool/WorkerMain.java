@@ -142,6 +142,9 @@ public final class WorkerMain {
           Object fn;
           try {
             fn = Values.deserialize(in.array(), at, len, null);
+            if (fn instanceof StaticFn s) {
+              fn = s.resolve();
+            }
           } catch (IOException | ClassNotFoundException | RuntimeException e) {
             fn = new BadFn(e);
           }
