@@ -19,6 +19,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
@@ -306,6 +307,30 @@ public final class ProcessPool implements ExecutorService {
     }
   }
 
+  /** Waits until every future is done, or one has failed. */
+  private static void awaitAllOrFailure(List<? extends Future<?>> futures)
+      throws InterruptedException {
+    CompletableFuture<Void> settled = new CompletableFuture<>();
+    AtomicInteger left = new AtomicInteger(futures.size());
+    if (futures.isEmpty()) {
+      return;
+    }
+    for (Future<?> f : futures) {
+      ((CompletableFuture<?>) f)
+          .whenComplete(
+              (v, e) -> {
+                if (e != null || left.decrementAndGet() == 0) {
+                  settled.complete(null);
+                }
+              });
+    }
+    try {
+      settled.get();
+    } catch (ExecutionException e) {
+      throw new AssertionError("never completed exceptionally", e);
+    }
+  }
+
   private <A, R> List<Future<List<R>>> submitChunks(
       Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize) {
     Objects.requireNonNull(fn, "fn");
@@ -418,6 +443,7 @@ public final class ProcessPool implements ExecutorService {
     List<Future<List<R>>> chunks = submitChunks(fn, inputs, chunkSize);
     List<R> results = new ArrayList<>();
     try {
+      awaitAllOrFailure(chunks); // one wake-up rather than one per chunk
       for (Future<List<R>> f : chunks) {
         results.addAll(f.get());
       }
