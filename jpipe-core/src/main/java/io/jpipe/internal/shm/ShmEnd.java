@@ -7,7 +7,10 @@ import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Errno;
+import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Native;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.AsynchronousCloseException;
@@ -548,6 +551,43 @@ public final class ShmEnd {
   }
 
   /**
+   * Begins a wait of {@code Connections.waitAny} on this end's socket: from now until {@link
+   * #exitWait}, writers ring the doorbell.
+   *
+   * @return true if a record is there already (then the socket may stay silent)
+   */
+  public boolean enterWait() {
+    if (in == null) {
+      return false;
+    }
+    in.addReadSleeper(1);
+    return in.writeCursor() != in.readCursor();
+  }
+
+  /** Ends a wait begun by {@link #enterWait}. */
+  public void exitWait() {
+    if (in != null) {
+      in.addReadSleeper(-1);
+    }
+  }
+
+  /**
+   * After the socket polled readable in a wait: whether a receive would find something (a record,
+   * or end of file). If not, the socket held doorbells for records already taken: they are drained.
+   * The caller holds a use count.
+   *
+   * @param s the thread's scratch
+   * @return true if a receive would find something
+   * @throws IOException if reading the socket fails
+   */
+  public boolean confirmReadable(Scratch s) throws IOException {
+    if (in == null || in.writeCursor() != in.readCursor()) {
+      return true;
+    }
+    return drain(s) || in.writeCursor() != in.readCursor();
+  }
+
+  /**
    * Waits until a receive would find something (a record or end of file), or the deadline.
    *
    * @param s the thread's scratch
@@ -607,16 +647,31 @@ public final class ShmEnd {
     }
   }
 
-  /** Reads the doorbells off the socket; true if it is at end of file. */
+  /**
+   * Reads the doorbells off the socket; true if it is at end of file. A peer that closed with
+   * doorbells unread in its own socket makes ours report {@code ECONNRESET}: end of file too, since
+   * doorbells are not data.
+   */
   private boolean drain(Scratch s) throws IOException {
     long buf = s.bounce(64).address();
+    int fd = ch.fd();
     for (; ; ) {
-      long got = ch.readNow(s, buf, 64);
+      long got = Libc.recvRaw(s.errno, fd, buf, 64, Linux.MSG_DONTWAIT);
       if (got == 0) {
         return true;
       }
       if (got < 0) {
-        return false;
+        int err = Native.errno(s.errno);
+        if (err == Linux.EINTR) {
+          continue;
+        }
+        if (err == Linux.ECONNRESET) {
+          return true;
+        }
+        if (err == Linux.EAGAIN) {
+          return false;
+        }
+        throw Errno.exception("recv", err);
       }
     }
   }

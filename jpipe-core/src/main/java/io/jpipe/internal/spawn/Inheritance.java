@@ -4,6 +4,7 @@ import io.jpipe.Connection;
 import io.jpipe.ProcessLock;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.Serializable;
@@ -37,6 +38,12 @@ final class Inheritance {
               + ") is not Serializable, so the connection cannot go to a child process");
     }
     return add(c, Access.connections().channel(c));
+  }
+
+  /** The index of a shared-memory end's segment, adding it on first sight. */
+  int indexOfSegment(ShmEnd end) throws IOException {
+    Integer known = indexes.get(end);
+    return known != null ? known : add(end, end.memfd());
   }
 
   /** The index of a lock, adding it on first sight. */

@@ -10,7 +10,7 @@ import java.io.Serializable;
  * records deserialize through method handles that are slow to build in a fresh JVM.
  */
 abstract sealed class Inherited implements Serializable
-    permits Inherited.Connection, Inherited.Lock {
+    permits Inherited.Connection, Inherited.ShmConnection, Inherited.Lock {
   @Serial private static final long serialVersionUID = 1L;
 
   /** The descriptor's index among the inherited ones. */
@@ -40,6 +40,44 @@ abstract sealed class Inherited implements Serializable
         int index, FdChannel.Kind kind, boolean readable, boolean writable, Serializable codec) {
       super(index);
       this.kind = kind;
+      this.readable = readable;
+      this.writable = writable;
+      this.codec = codec;
+    }
+  }
+
+  /**
+   * An end of a shared-memory pipe: its socket at {@link #index}, the segment's memfd at {@link
+   * #memfdIndex}.
+   */
+  static final class ShmConnection extends Inherited {
+    @Serial private static final long serialVersionUID = 1L;
+
+    /** The memfd's index among the inherited descriptors. */
+    final int memfdIndex;
+
+    /** Which end: 0 or 1. */
+    final int side;
+
+    /** Whether it receives. */
+    final boolean readable;
+
+    /** Whether it sends. */
+    final boolean writable;
+
+    /** Its codec (Serializable). */
+    final Serializable codec;
+
+    ShmConnection(
+        int index,
+        int memfdIndex,
+        int side,
+        boolean readable,
+        boolean writable,
+        Serializable codec) {
+      super(index);
+      this.memfdIndex = memfdIndex;
+      this.side = side;
       this.readable = readable;
       this.writable = writable;
       this.codec = codec;

@@ -5,6 +5,7 @@ import io.jpipe.ProcessLock;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.shm.ShmEnd;
 import io.jpipe.internal.sync.SharedMutex;
 import java.io.IOException;
 import java.io.InvalidObjectException;
@@ -39,6 +40,22 @@ final class Revival {
           Access.connections()
               .newConnection(new FdChannel(fd(index), kind), readable, writable, codec);
       live.put(index, o);
+    }
+    if (!(o instanceof Connection c)) {
+      throw new InvalidObjectException("descriptor #" + index + " is not a connection");
+    }
+    return c;
+  }
+
+  Connection shmConnection(
+      int index, int memfdIndex, int side, boolean readable, boolean writable, Codec codec)
+      throws IOException {
+    Object o = live.get(index);
+    if (o == null) {
+      ShmEnd end = ShmEnd.attach(fd(index), fd(memfdIndex), side, readable, writable);
+      o = Access.connections().newShmConnection(end, readable, writable, codec);
+      live.put(index, o);
+      live.put(memfdIndex, end);
     }
     if (!(o instanceof Connection c)) {
       throw new InvalidObjectException("descriptor #" + index + " is not a connection");

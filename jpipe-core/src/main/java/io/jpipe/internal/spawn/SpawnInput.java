@@ -23,6 +23,9 @@ final class SpawnInput extends ObjectInputStream {
     return switch (obj) {
       case Inherited.Connection c ->
           revival.connection(c.index, c.kind, c.readable, c.writable, (Codec) c.codec);
+      case Inherited.ShmConnection c ->
+          revival.shmConnection(
+              c.index, c.memfdIndex, c.side, c.readable, c.writable, (Codec) c.codec);
       case Inherited.Lock l -> revival.lock(l.index);
       default -> obj;
     };

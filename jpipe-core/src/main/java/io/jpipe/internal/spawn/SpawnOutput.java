@@ -3,6 +3,7 @@ package io.jpipe.internal.spawn;
 import io.jpipe.Connection;
 import io.jpipe.ProcessLock;
 import io.jpipe.internal.Access;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.io.ObjectOutputStream;
 import java.io.OutputStream;
@@ -39,6 +40,17 @@ final class SpawnOutput extends ObjectOutputStream {
 
   @Override
   protected Object replaceObject(Object obj) throws IOException {
+    if (obj instanceof Connection c && c.isSharedMemory()) {
+      ShmEnd end = Access.connections().shm(c);
+      int index = inheritance.indexOf(c);
+      return new Inherited.ShmConnection(
+          index,
+          inheritance.indexOfSegment(end),
+          end.side(),
+          c.isReadable(),
+          c.isWritable(),
+          (Serializable) c.codec());
+    }
     if (obj instanceof Connection c) {
       int index = inheritance.indexOf(c);
       return new Inherited.Connection(
