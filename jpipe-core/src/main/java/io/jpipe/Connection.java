@@ -9,6 +9,8 @@ import io.jpipe.internal.io.Frames;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.jfr.ConnectionTraffic;
 import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.posix.Memory;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.StreamCorruptedException;
@@ -69,7 +71,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * sending on the same one-way pipe (not a duplex pipe, which is a socket) messages whose payload is
  * at most 4092 bytes, because the kernel writes up to PIPE_BUF (4096) bytes to a pipe atomically
  * and each such message is one write of header and payload. Receiving from several processes always
- * needs the lock.
+ * needs the lock. An end of a shared-memory pipe ({@link Pipe.Builder#sharedMemory}) needs none:
+ * any number of processes may send on it and receive from it, each message whole and exactly once.
  *
  * <h2>Errors</h2>
  *
@@ -110,6 +113,17 @@ public final class Connection implements InterruptibleChannel {
           public FdChannel channel(Connection connection) {
             return connection.ch;
           }
+
+          @Override
+          public Connection newShmConnection(
+              ShmEnd end, boolean readable, boolean writable, Codec codec) {
+            return new Connection(end, readable, writable, codec);
+          }
+
+          @Override
+          public ShmEnd shm(Connection connection) {
+            return connection.shm;
+          }
         });
   }
 
@@ -120,6 +134,10 @@ public final class Connection implements InterruptibleChannel {
       ThreadLocal.withInitial(() -> new byte[][] {new byte[256]});
 
   private final FdChannel ch;
+
+  /** The shared-memory transport, or null for an end on the kernel's socket or pipe alone. */
+  private final ShmEnd shm;
+
   private final boolean writable;
   private volatile boolean readable;
   private volatile Codec codec;
@@ -128,10 +146,19 @@ public final class Connection implements InterruptibleChannel {
   private final ConnectionTraffic traffic; // counted under the locks; reported to JFR on close
 
   Connection(FdChannel ch, boolean readable, boolean writable, Codec codec) {
+    this(ch, null, readable, writable, codec);
+  }
+
+  Connection(ShmEnd shm, boolean readable, boolean writable, Codec codec) {
+    this(shm.channel(), shm, readable, writable, codec);
+  }
+
+  private Connection(FdChannel ch, ShmEnd shm, boolean readable, boolean writable, Codec codec) {
     if (!readable && !writable) {
       throw new IllegalArgumentException("at least one of readable and writable must be true");
     }
     this.ch = ch;
+    this.shm = shm;
     this.readable = readable;
     this.writable = writable;
     this.codec = Objects.requireNonNull(codec, "codec");
@@ -161,8 +188,12 @@ public final class Connection implements InterruptibleChannel {
       codec.encode(obj, frame);
       lockWrite();
       try {
-        Frames.writeFramed(
-            ch, Scratch.get(), frame.array(), frame.frameLength(), FdChannel.NO_DEADLINE);
+        if (shm != null) {
+          shm.write(Scratch.get(), frame.array(), 4, frame.payloadLength());
+        } else {
+          Frames.writeFramed(
+              ch, Scratch.get(), frame.array(), frame.frameLength(), FdChannel.NO_DEADLINE);
+        }
         traffic.sent(frame.payloadLength());
       } finally {
         unlockWrite();
@@ -192,28 +223,33 @@ public final class Connection implements InterruptibleChannel {
     Codec c;
     byte[] body;
     int length;
-    Scratch s = lockRead();
-    try {
-      long n = readHeaderOrEof(s);
-      c = codec;
-      if (n <= RECV_BUFFER_MAX) {
-        length = (int) n;
-        byte[][] holder = RECV_BUFFER.get();
-        body = holder[0];
-        if (body.length < length) {
-          body = holder[0] = new byte[Math.max(length, 2 * body.length)];
+    for (; ; ) {
+      Scratch s = lockRead();
+      try {
+        long n = readHeaderOrEof(s);
+        c = codec;
+        if (n <= RECV_BUFFER_MAX) {
+          length = (int) n;
+          byte[][] holder = RECV_BUFFER.get();
+          body = holder[0];
+          if (body.length < length) {
+            body = holder[0] = new byte[Math.max(length, 2 * body.length)];
+          }
+          readBodyInto(s, body, 0, length);
+        } else {
+          body = readBodyArray(s, n);
+          length = body.length;
         }
-        Frames.readBodyInto(ch, s, body, 0, length, FdChannel.NO_DEADLINE);
-      } else {
-        body = readBodyArray(s, n);
-        length = body.length;
+        traffic.received(length);
+        break;
+      } catch (ShmEnd.Abandoned e) {
+        continue; // its writer died in the middle of it: the next message
+      } catch (RuntimeException | Error e) {
+        stopReading(); // a header may be consumed without its body: the stream is out of step
+        throw e;
+      } finally {
+        unlockRead();
       }
-      traffic.received(length);
-    } catch (RuntimeException | Error e) {
-      stopReading(); // a header may be consumed without its body: the stream is out of step
-      throw e;
-    } finally {
-      unlockRead();
     }
     try {
       return c.decode(body, 0, length);
@@ -363,7 +399,11 @@ public final class Connection implements InterruptibleChannel {
   private void sendArray(byte[] buf, int offset, int size) throws IOException {
     lockWrite();
     try {
-      Frames.writeMessage(ch, Scratch.get(), buf, offset, size, FdChannel.NO_DEADLINE);
+      if (shm != null) {
+        shm.write(Scratch.get(), buf, offset, size);
+      } else {
+        Frames.writeMessage(ch, Scratch.get(), buf, offset, size, FdChannel.NO_DEADLINE);
+      }
       traffic.sent(size);
     } finally {
       unlockWrite();
@@ -373,7 +413,11 @@ public final class Connection implements InterruptibleChannel {
   private void sendSegment(MemorySegment payload) throws IOException {
     lockWrite();
     try {
-      Frames.writeMessage(ch, Scratch.get(), payload, FdChannel.NO_DEADLINE);
+      if (shm != null) {
+        shm.write(Scratch.get(), payload);
+      } else {
+        Frames.writeMessage(ch, Scratch.get(), payload, FdChannel.NO_DEADLINE);
+      }
       traffic.sent(payload.byteSize());
     } finally {
       unlockWrite();
@@ -414,6 +458,16 @@ public final class Connection implements InterruptibleChannel {
     if (maxLength < 0) {
       throw new IllegalArgumentException("negative maxLength: " + maxLength);
     }
+    for (; ; ) {
+      try {
+        return recvBytesOnce(maxLength);
+      } catch (ShmEnd.Abandoned e) {
+        // its writer died in the middle of it: the next message
+      }
+    }
+  }
+
+  private byte[] recvBytesOnce(int maxLength) throws IOException {
     Scratch s = lockRead();
     try {
       long n = readHeaderOrEof(s);
@@ -453,6 +507,16 @@ public final class Connection implements InterruptibleChannel {
     if (maxLength < 0) {
       throw new IllegalArgumentException("negative maxLength: " + maxLength);
     }
+    for (; ; ) {
+      try {
+        return recvBytesOnce(arena, maxLength);
+      } catch (ShmEnd.Abandoned e) {
+        // its writer died in the middle of it: the next message
+      }
+    }
+  }
+
+  private MemorySegment recvBytesOnce(Arena arena, long maxLength) throws IOException {
     Scratch s = lockRead();
     try {
       long n = readHeaderOrEof(s);
@@ -467,7 +531,10 @@ public final class Connection implements InterruptibleChannel {
       }
       MemorySegment seg;
       try {
-        seg = Frames.readBodyReserved(ch, s, n, arena, FdChannel.NO_DEADLINE);
+        seg =
+            shm != null
+                ? readBodyReserved(s, n, arena)
+                : Frames.readBodyReserved(ch, s, n, arena, FdChannel.NO_DEADLINE);
       } catch (MessageTooLongException e) {
         throw badLength(e);
       }
@@ -574,13 +641,23 @@ public final class Connection implements InterruptibleChannel {
   }
 
   private int recvIntoArray(byte[] buf, int offset, int space) throws IOException {
+    for (; ; ) {
+      try {
+        return recvIntoArrayOnce(buf, offset, space);
+      } catch (ShmEnd.Abandoned e) {
+        // its writer died in the middle of it: the next message
+      }
+    }
+  }
+
+  private int recvIntoArrayOnce(byte[] buf, int offset, int space) throws IOException {
     Scratch s = lockRead();
     try {
       long n = readHeaderOrEof(s);
       if (n > space) {
         throw tooShort(s, n, space);
       }
-      Frames.readBodyInto(ch, s, buf, offset, (int) n, FdChannel.NO_DEADLINE);
+      readBodyInto(s, buf, offset, (int) n);
       traffic.received(n);
       return (int) n;
     } catch (RuntimeException | Error e) {
@@ -592,6 +669,16 @@ public final class Connection implements InterruptibleChannel {
   }
 
   private long recvInto(MemorySegment dst) throws IOException {
+    for (; ; ) {
+      try {
+        return recvIntoOnce(dst);
+      } catch (ShmEnd.Abandoned e) {
+        // its writer died in the middle of it: the next message
+      }
+    }
+  }
+
+  private long recvIntoOnce(MemorySegment dst) throws IOException {
     Scratch s = lockRead();
     try {
       long n = readHeaderOrEof(s);
@@ -602,7 +689,9 @@ public final class Connection implements InterruptibleChannel {
         }
         throw tooShort(s, n, space);
       }
-      if (dst.isNative()) {
+      if (shm != null) {
+        shm.readBody(s, null, dst, 0, n);
+      } else if (dst.isNative()) {
         Frames.readBodyInto(ch, s, dst.address(), n, FdChannel.NO_DEADLINE);
       } else {
         readBody(s, dst.asSlice(0, n));
@@ -632,7 +721,9 @@ public final class Connection implements InterruptibleChannel {
     ensureReadableEnd();
     ch.acquire();
     try {
-      return ch.readyNow(Scratch.get(), Linux.POLLIN);
+      return shm != null
+          ? shm.readableNow(Scratch.get())
+          : ch.readyNow(Scratch.get(), Linux.POLLIN);
     } finally {
       ch.release();
     }
@@ -658,6 +749,9 @@ public final class Connection implements InterruptibleChannel {
     ch.acquire();
     try {
       Scratch s = Scratch.get();
+      if (shm != null) {
+        return shm.readableNow(s) || shm.awaitReadable(s, deadline);
+      }
       return ch.readyNow(s, Linux.POLLIN) || ch.await(s, Linux.POLLIN, deadline);
     } finally {
       ch.release();
@@ -676,7 +770,11 @@ public final class Connection implements InterruptibleChannel {
     ch.acquire();
     try {
       Scratch s = Scratch.get();
-      if (!ch.readyNow(s, Linux.POLLIN)) {
+      if (shm != null) {
+        if (!shm.readableNow(s)) {
+          shm.awaitReadable(s, FdChannel.NO_DEADLINE);
+        }
+      } else if (!ch.readyNow(s, Linux.POLLIN)) {
         ch.await(s, Linux.POLLIN, FdChannel.NO_DEADLINE);
       }
     } finally {
@@ -688,7 +786,9 @@ public final class Connection implements InterruptibleChannel {
 
   /**
    * The file descriptor of this end: a real kernel descriptor, a socket for a duplex pipe and a
-   * pipe for a one-way pipe (CPython's {@code fileno()}).
+   * pipe for a one-way pipe (CPython's {@code fileno()}). For a shared-memory pipe it is the socket
+   * kept beside the rings: it is readable at end of file, but not reliably while messages wait
+   * (they travel in shared memory); {@link Connections#waitAny} looks at the ring too.
    *
    * @return the descriptor
    * @throws ClosedChannelException if this end is closed
@@ -706,6 +806,10 @@ public final class Connection implements InterruptibleChannel {
    */
   @Override
   public void close() {
+    if (shm != null) {
+      shm.close();
+      return;
+    }
     try {
       ch.close();
     } catch (IOException e) {
@@ -725,6 +829,16 @@ public final class Connection implements InterruptibleChannel {
   @Override
   public boolean isOpen() {
     return !isClosed();
+  }
+
+  /**
+   * Whether this end carries its messages through shared memory ({@link Pipe.Builder#sharedMemory})
+   * rather than through its socket or pipe.
+   *
+   * @return true for an end of a shared-memory pipe
+   */
+  public boolean isSharedMemory() {
+    return shm != null;
   }
 
   /**
@@ -754,6 +868,7 @@ public final class Connection implements InterruptibleChannel {
         + direction()
         + ", "
         + kindName(ch)
+        + (shm != null ? ", shared memory" : "")
         + "]";
   }
 
@@ -803,6 +918,9 @@ public final class Connection implements InterruptibleChannel {
   }
 
   private void unlockRead() {
+    if (shm != null) {
+      shm.endRead(Scratch.get());
+    }
     ch.release();
     readLock.unlock();
   }
@@ -836,7 +954,7 @@ public final class Connection implements InterruptibleChannel {
   private long readHeaderOrEof(Scratch s) throws IOException {
     long n;
     try {
-      n = Frames.readHeader(ch, s, FdChannel.NO_DEADLINE);
+      n = shm != null ? shm.beginRead(s) : Frames.readHeader(ch, s, FdChannel.NO_DEADLINE);
     } catch (ProtocolException e) {
       throw badLength(e);
     }
@@ -854,6 +972,14 @@ public final class Connection implements InterruptibleChannel {
   }
 
   private byte[] readBodyArray(Scratch s, long n) throws IOException {
+    if (shm != null) {
+      if (n > Frames.MAX_ARRAY_LENGTH) {
+        throw badLength(new MessageTooLongException(n, Frames.MAX_ARRAY_LENGTH));
+      }
+      byte[] body = new byte[(int) n];
+      shm.readBody(s, body, null, 0, n);
+      return body;
+    }
     try {
       return Frames.readBodyArray(ch, s, n, FdChannel.NO_DEADLINE);
     } catch (MessageTooLongException e) {
@@ -862,9 +988,45 @@ public final class Connection implements InterruptibleChannel {
   }
 
   private void readBody(Scratch s, MemorySegment dst) throws IOException {
-    if (dst.byteSize() > 0) {
+    if (shm != null) {
+      shm.readBody(s, null, dst, 0, dst.byteSize());
+    } else if (dst.byteSize() > 0) {
       Frames.readBody(ch, s, dst, FdChannel.NO_DEADLINE);
     }
+  }
+
+  private void readBodyInto(Scratch s, byte[] dst, int off, int n) throws IOException {
+    if (shm != null) {
+      shm.readBody(s, dst, null, off, n);
+    } else {
+      Frames.readBodyInto(ch, s, dst, off, n, FdChannel.NO_DEADLINE);
+    }
+  }
+
+  /**
+   * A large body from the ring into memory the kernel commits as it is written ({@code
+   * MAP_NORESERVE}), owned by {@code arena} once complete.
+   */
+  private MemorySegment readBodyReserved(Scratch s, long n, Arena arena) throws IOException {
+    MemorySegment map;
+    try {
+      map = Memory.mapReserve(s.errno, n);
+    } catch (IOException e) {
+      throw new MessageTooLongException(
+          "message of " + n + " bytes: no memory can be reserved for it (" + e.getMessage() + ")",
+          n,
+          0);
+    }
+    boolean ok = false;
+    try {
+      shm.readBody(s, null, map, 0, n);
+      ok = true;
+    } finally {
+      if (!ok) {
+        Memory.unmap(map);
+      }
+    }
+    return Memory.attach(map, arena);
   }
 
   /**

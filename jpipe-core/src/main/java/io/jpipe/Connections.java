@@ -3,7 +3,9 @@ package io.jpipe;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.io.Waits;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,6 +67,7 @@ public final class Connections {
     List<T> list = new ArrayList<>(objects);
     int n = list.size();
     FdChannel[] channels = new FdChannel[n];
+    ShmEnd[] shm = new ShmEnd[n];
     int[] fds = new int[n];
     try {
       Set<Integer> seen = new HashSet<>();
@@ -76,6 +79,9 @@ public final class Connections {
             ch.acquire();
             channels[i] = ch; // only acquired channels are released below
             fds[i] = ch.fd();
+            if (c.isReadable()) {
+              shm[i] = Access.connections().shm(c); // null on the kernel path
+            }
           }
           case ChildProcess p -> {
             FdChannel ch = p.sentinelChannel();
@@ -107,7 +113,7 @@ public final class Connections {
           throw new IllegalArgumentException(o + " (fd " + fds[i] + ") is already registered");
         }
       }
-      return poll(list, channels, fds, timeoutNanos);
+      return poll(list, channels, shm, fds, timeoutNanos);
     } finally {
       for (FdChannel ch : channels) {
         if (ch != null) {
@@ -117,9 +123,65 @@ public final class Connections {
     }
   }
 
-  private static <T> List<T> poll(List<T> list, FdChannel[] channels, int[] fds, long timeoutNanos)
+  private static boolean hasShm(ShmEnd[] shm) {
+    for (ShmEnd e : shm) {
+      if (e != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Waits with shared-memory ends among the objects: each counts as a sleeper of its ring (so that
+   * writers ring its socket), a record already in a ring is ready at once, and a socket that polled
+   * readable only for doorbells of records others took is not ready.
+   */
+  private static boolean[] pollShm(FdChannel[] channels, ShmEnd[] shm, int[] fds, long deadline)
       throws IOException, InterruptedException {
-    boolean[] ready = Waits.any(channels, fds, FdChannel.deadlineAfter(timeoutNanos));
+    int n = fds.length;
+    boolean[] already = new boolean[n];
+    boolean anyAlready = false;
+    int entered = 0;
+    try {
+      for (; entered < n; entered++) {
+        if (shm[entered] != null && shm[entered].enterWait()) {
+          already[entered] = anyAlready = true;
+        }
+      }
+      Scratch s = Scratch.get();
+      for (; ; ) {
+        boolean[] ready = Waits.any(channels, fds, anyAlready ? FdChannel.NOW : deadline);
+        boolean any = false;
+        for (int i = 0; i < n; i++) {
+          if (already[i]) {
+            ready[i] = true;
+          } else if (ready[i] && shm[i] != null && !channels[i].isClosed()) {
+            ready[i] = shm[i].confirmReadable(s);
+          }
+          any |= ready[i];
+        }
+        if (any || FdChannel.passed(deadline)) {
+          return ready;
+        }
+      }
+    } finally {
+      for (int i = 0; i < entered; i++) {
+        if (shm[i] != null) {
+          shm[i].exitWait();
+        }
+      }
+    }
+  }
+
+  private static <T> List<T> poll(
+      List<T> list, FdChannel[] channels, ShmEnd[] shm, int[] fds, long timeoutNanos)
+      throws IOException, InterruptedException {
+    long deadline = FdChannel.deadlineAfter(timeoutNanos);
+    boolean[] ready = hasShm(shm) ? pollShm(channels, shm, fds, deadline) : null;
+    if (ready == null) {
+      ready = Waits.any(channels, fds, deadline);
+    }
     List<T> result = new ArrayList<>();
     for (int i = 0; i < ready.length; i++) {
       if (ready[i]) {

@@ -4,6 +4,7 @@ import io.jpipe.Connection;
 import io.jpipe.ProcessLock;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.shm.ShmEnd;
 import io.jpipe.internal.sync.SharedMutex;
 
 /**
@@ -33,6 +34,25 @@ public final class Access {
      * @return its channel
      */
     FdChannel channel(Connection connection);
+
+    /**
+     * Wraps a shared-memory transport as a connection end.
+     *
+     * @param end the transport, owned by the connection from now on
+     * @param readable whether the end receives
+     * @param writable whether the end sends
+     * @param codec the codec for send/recv
+     * @return the connection
+     */
+    Connection newShmConnection(ShmEnd end, boolean readable, boolean writable, Codec codec);
+
+    /**
+     * The shared-memory transport under a connection.
+     *
+     * @param connection the connection
+     * @return its transport, or null for a kernel-path end
+     */
+    ShmEnd shm(Connection connection);
   }
 
   /** What internal code may do with a {@link ProcessLock}. */

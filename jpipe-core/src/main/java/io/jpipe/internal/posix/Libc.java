@@ -110,6 +110,23 @@ public final class Libc {
     }
   }
 
+  private static final class FcntlLock {
+    static final MethodHandle H =
+        Native.downcall("fcntl", fn(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), Mode.ERRNO, 2);
+  }
+
+  /**
+   * {@code int fcntl(int fd, int cmd, struct flock *lock)}: the record-lock commands ({@code
+   * F_OFD_SETLK}, {@code F_OFD_GETLK}).
+   */
+  public static int fcntlLock(MemorySegment errno, int fd, int cmd, MemorySegment flock) {
+    try {
+      return (int) FcntlLock.H.invokeExact(errno, fd, cmd, flock);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
   private static final class Open {
     static final MethodHandle H =
         Native.downcall("open", fn(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Mode.ERRNO, 2);

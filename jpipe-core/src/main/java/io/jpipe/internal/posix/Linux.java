@@ -60,6 +60,34 @@ public final class Linux {
   public static final int F_GETFL = 3;
   public static final int F_SETFL = 4;
   public static final int F_DUPFD_CLOEXEC = 1030;
+
+  /** {@code F_OFD_GETLK}: which open file description's lock would conflict. */
+  public static final int F_OFD_GETLK = 36;
+
+  /** {@code F_OFD_SETLK}: take or drop a lock owned by the open file description, no waiting. */
+  public static final int F_OFD_SETLK = 37;
+
+  /** {@code struct flock.l_type}: a write lock. */
+  public static final short F_WRLCK = 1;
+
+  /** {@code struct flock.l_type}: no lock. */
+  public static final short F_UNLCK = 2;
+
+  /** {@code sizeof(struct flock)} on x86-64 and aarch64. */
+  public static final long FLOCK_SIZE = 32;
+
+  /** Offsets in {@code struct flock}: l_type (short), l_whence (short), l_start, l_len (off_t). */
+  public static final long FLOCK_TYPE = 0;
+
+  /** {@code l_whence}. */
+  public static final long FLOCK_WHENCE = 2;
+
+  /** {@code l_start}. */
+  public static final long FLOCK_START = 8;
+
+  /** {@code l_len}. */
+  public static final long FLOCK_LEN = 16;
+
   public static final int F_SETPIPE_SZ = 1031;
   public static final int F_GETPIPE_SZ = 1032;
   public static final int FD_CLOEXEC = 1;

@@ -115,7 +115,7 @@ final class BootstrapCodec {
       throws IOException {
     switch (a) {
       case null -> out.writeByte(0);
-      case Connection c -> {
+      case Connection c when !c.isSharedMemory() -> {
         int index = inh.indexOf(c);
         out.writeByte(1);
         out.writeInt(index);

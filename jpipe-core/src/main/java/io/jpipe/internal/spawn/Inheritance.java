@@ -4,6 +4,7 @@ import io.jpipe.Connection;
 import io.jpipe.ProcessLock;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
@@ -43,6 +44,12 @@ final class Inheritance {
     return add(c, Access.connections().channel(c));
   }
 
+  /** The index of a shared-memory end's segment, adding it on first sight. */
+  int indexOfSegment(ShmEnd end) throws IOException {
+    Integer known = indexes.get(end);
+    return known != null ? known : add(end, end.memfd());
+  }
+
   /** The index of a lock, adding it on first sight. */
   int indexOf(ProcessLock l) throws IOException {
     Integer known = indexes.get(l);
@@ -75,7 +82,7 @@ final class Inheritance {
    * records: records deserialize through method handles that are slow to build in a fresh JVM.
    */
   abstract static sealed class Inherited implements Serializable
-      permits Inherited.Connection, Inherited.Lock {
+      permits Inherited.Connection, Inherited.ShmConnection, Inherited.Lock {
     @Serial private static final long serialVersionUID = 1L;
 
     /** The descriptor's index among the inherited ones. */
@@ -105,6 +112,44 @@ final class Inheritance {
           int index, FdChannel.Kind kind, boolean readable, boolean writable, Serializable codec) {
         super(index);
         this.kind = kind;
+        this.readable = readable;
+        this.writable = writable;
+        this.codec = codec;
+      }
+    }
+
+    /**
+     * An end of a shared-memory pipe: its socket at {@link #index}, the segment's memfd at {@link
+     * #memfdIndex}.
+     */
+    static final class ShmConnection extends Inherited {
+      @Serial private static final long serialVersionUID = 1L;
+
+      /** The memfd's index among the inherited descriptors. */
+      final int memfdIndex;
+
+      /** Which end: 0 or 1. */
+      final int side;
+
+      /** Whether it receives. */
+      final boolean readable;
+
+      /** Whether it sends. */
+      final boolean writable;
+
+      /** Its codec (Serializable). */
+      final Serializable codec;
+
+      ShmConnection(
+          int index,
+          int memfdIndex,
+          int side,
+          boolean readable,
+          boolean writable,
+          Serializable codec) {
+        super(index);
+        this.memfdIndex = memfdIndex;
+        this.side = side;
         this.readable = readable;
         this.writable = writable;
         this.codec = codec;
@@ -151,6 +196,16 @@ final class Inheritance {
 
     @Override
     protected Object replaceObject(Object obj) throws IOException {
+      if (obj instanceof Connection c && c.isSharedMemory()) {
+        ShmEnd end = Access.connections().shm(c);
+        return new Inherited.ShmConnection(
+            inheritance.indexOf(c),
+            inheritance.indexOfSegment(end),
+            end.side(),
+            c.isReadable(),
+            c.isWritable(),
+            (Serializable) c.codec());
+      }
       if (obj instanceof Connection c) {
         int index = inheritance.indexOf(c);
         return new Inherited.Connection(

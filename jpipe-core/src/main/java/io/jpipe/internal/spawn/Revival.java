@@ -5,6 +5,7 @@ import io.jpipe.ProcessLock;
 import io.jpipe.codec.Codec;
 import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
+import io.jpipe.internal.shm.ShmEnd;
 import io.jpipe.internal.sync.SharedMutex;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,6 +49,22 @@ final class Revival {
     return c;
   }
 
+  Connection shmConnection(
+      int index, int memfdIndex, int side, boolean readable, boolean writable, Codec codec)
+      throws IOException {
+    Object o = live.get(index);
+    if (o == null) {
+      ShmEnd end = ShmEnd.attach(fd(index), fd(memfdIndex), side, readable, writable);
+      o = Access.connections().newShmConnection(end, readable, writable, codec);
+      live.put(index, o);
+      live.put(memfdIndex, end);
+    }
+    if (!(o instanceof Connection c)) {
+      throw new InvalidObjectException("descriptor #" + index + " is not a connection");
+    }
+    return c;
+  }
+
   ProcessLock lock(int index) throws IOException {
     Object o = live.get(index);
     if (o == null) {
@@ -78,6 +95,9 @@ final class Revival {
       return switch (obj) {
         case Inheritance.Inherited.Connection c ->
             revival.connection(c.index, c.kind, c.readable, c.writable, (Codec) c.codec);
+        case Inheritance.Inherited.ShmConnection c ->
+            revival.shmConnection(
+                c.index, c.memfdIndex, c.side, c.readable, c.writable, (Codec) c.codec);
         case Inheritance.Inherited.Lock l -> revival.lock(l.index);
         default -> obj;
       };
