@@ -34,7 +34,11 @@ class BenchCommandTest {
           "rtt_obj_p999_us",
           "idle_child_rss_kb",
           "queue_items_per_s",
-          "event_roundtrip_us");
+          "event_roundtrip_us",
+          "pool_tasks_per_s",
+          "pool_map_tasks_per_s",
+          "pool_start_ms",
+          "pool_start_spawn_ms");
 
   @Test
   void quickJsonPrintsOneLineWithEveryKey() throws Exception {
