@@ -533,6 +533,19 @@ class CPythonPoolPortTest {
     assertEquals(new HashSet<>(pids), new HashSet<>(pool.workerPids()));
   }
 
+  // _TestPoolWorkerErrors.test_unpickleable_result, for an exception (CPython's
+  // MaybeEncodingError): a RemoteTaskException with the class name, message and worker's trace
+  @Test
+  void test_unpickleable_exception() throws Exception {
+    RemoteTaskException e =
+        assertInstanceOf(
+            RemoteTaskException.class, failure(pool.submit(PoolTasks::raiseUnserializable, 0)));
+    assertEquals(PoolTasks.UnserializableError.class.getName(), e.remoteClassName());
+    assertTrue(e.getMessage().contains("cannot travel"), e.getMessage());
+    assertEquals("raiseUnserializable", e.getStackTrace()[0].getMethodName());
+    stillWorks(pool);
+  }
+
   // ================================================================ _TestPoolWorkerLifetime
 
   // _TestPoolWorkerLifetime.test_pool_worker_lifetime
@@ -1157,6 +1170,38 @@ class CPythonPoolPortTest {
                 PoolTasks::returnInstance, PoolTasks.ErrorAtUnpickleResult.class.getName()));
     assertInstanceOf(InvalidObjectException.class, e);
     stillWorks(pool);
+  }
+
+  // ExecutorDeadlockTest.test_error_during_result_unpickle_in_result_handler, with an unchecked
+  // exception from readObject (as any Java class may throw): the future fails, nothing hangs
+  @Test
+  void futures_test_runtime_error_during_result_unpickle_in_result_handler() throws Exception {
+    Throwable e =
+        failure(
+            pool.submit(
+                PoolTasks::returnInstance, PoolTasks.RuntimeErrorAtUnpickleResult.class.getName()));
+    assertInstanceOf(IllegalStateException.class, e);
+    assertEquals("Error in unpickle", e.getMessage());
+    stillWorks(pool);
+  }
+
+  // ExecutorDeadlockTest.test_exit_at_task_unpickle, with a task ahead of it in the worker's
+  // pipeline (jpipe sends a worker tasks ahead of their results): the worker dies decoding the
+  // second task, and only that task may fail, not the one before it
+  @Test
+  void futures_test_exit_at_task_unpickle_behind_another_task() throws Exception {
+    try (ProcessPool p = ProcessPool.create(1)) {
+      String g = gate();
+      Map.Entry<Future<Object>, Long> first = runningTaskAndPid(p, g);
+      Future<Integer> innocent = p.submit(PoolTasks::sqr, 2);
+      Future<Object> exits = p.submit(PoolTasks::identity, new PoolTasks.ExitAtUnpickle());
+      Thread.sleep(200); // both on their way to the worker while it runs the first
+      open(g);
+      assertNull(value(first.getKey()));
+      assertEquals(4, value(innocent), "the task before the one that killed the worker");
+      died(exits, 1);
+      stillWorks(p);
+    }
   }
 
   // ExecutorDeadlockTest.test_shutdown_deadlock: a worker that dies after shutdown()

@@ -343,4 +343,37 @@ final class PoolTasks {
       throw new InvalidObjectException("Error in unpickle");
     }
   }
+
+  /**
+   * {@code ErrorAtUnpickleResult} whose {@code readObject} throws an unchecked exception, as any
+   * Java class's may: written by the worker, refused when this JVM reads it.
+   */
+  public static final class RuntimeErrorAtUnpickleResult implements Serializable {
+    @Serial private static final long serialVersionUID = 1L;
+
+    /** For {@link #returnInstance}. */
+    public RuntimeErrorAtUnpickleResult() {}
+
+    @Serial
+    private void readObject(ObjectInputStream in) {
+      throw new IllegalStateException("Error in unpickle");
+    }
+  }
+
+  /** An exception that cannot be serialized: it holds a plain {@link Object}. */
+  static final class UnserializableError extends RuntimeException {
+    @Serial private static final long serialVersionUID = 1L;
+
+    @SuppressWarnings({"serial", "unused"})
+    private final Object payload = new Object();
+
+    UnserializableError(String message) {
+      super(message);
+    }
+  }
+
+  /** Throws an {@link UnserializableError}. */
+  static Object raiseUnserializable(Object ignored) {
+    throw new UnserializableError("cannot travel");
+  }
 }
