@@ -1,14 +1,22 @@
 package io.jpipe;
 
+import io.jpipe.internal.io.Durations;
+import io.jpipe.internal.pool.Dispatcher;
+import io.jpipe.internal.pool.UnorderedResults;
 import java.io.IOException;
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
@@ -141,6 +149,14 @@ public final class ProcessPool implements ExecutorService {
 
   /** Settings of a {@link ProcessPool}; {@link #start()} starts one. */
   public static final class Builder {
+    private int workers = Runtime.getRuntime().availableProcessors();
+    private ChildProcess.StartMethod startMethod;
+    private ChildProcess.Target0 initializer;
+    private int maxTasksPerWorker;
+    private long taskTimeoutNanos;
+    private final List<String> jvmOptions = new ArrayList<>();
+    private String name;
+
     Builder() {}
 
     /**
@@ -151,7 +167,11 @@ public final class ProcessPool implements ExecutorService {
      * @throws IllegalArgumentException if {@code n} is less than 1
      */
     public Builder workers(int n) {
-      throw new UnsupportedOperationException("not yet");
+      if (n < 1) {
+        throw new IllegalArgumentException("workers must be at least 1: " + n);
+      }
+      this.workers = n;
+      return this;
     }
 
     /**
@@ -161,7 +181,8 @@ public final class ProcessPool implements ExecutorService {
      * @return this
      */
     public Builder startMethod(ChildProcess.StartMethod m) {
-      throw new UnsupportedOperationException("not yet");
+      this.startMethod = Objects.requireNonNull(m, "m");
+      return this;
     }
 
     /**
@@ -175,7 +196,8 @@ public final class ProcessPool implements ExecutorService {
      * @return this
      */
     public Builder initializer(ChildProcess.Target0 init) {
-      throw new UnsupportedOperationException("not yet");
+      this.initializer = Objects.requireNonNull(init, "init");
+      return this;
     }
 
     /**
@@ -187,7 +209,11 @@ public final class ProcessPool implements ExecutorService {
      * @throws IllegalArgumentException if {@code n} is negative
      */
     public Builder maxTasksPerWorker(int n) {
-      throw new UnsupportedOperationException("not yet");
+      if (n < 0) {
+        throw new IllegalArgumentException("maxTasksPerWorker must not be negative: " + n);
+      }
+      this.maxTasksPerWorker = n;
+      return this;
     }
 
     /**
@@ -199,7 +225,8 @@ public final class ProcessPool implements ExecutorService {
      * @throws IllegalArgumentException if {@code d} is zero or negative
      */
     public Builder taskTimeout(Duration d) {
-      throw new UnsupportedOperationException("not yet");
+      this.taskTimeoutNanos = d == null ? 0 : positiveNanos(d);
+      return this;
     }
 
     /**
@@ -211,7 +238,10 @@ public final class ProcessPool implements ExecutorService {
      * @return this
      */
     public Builder jvmOptions(String... options) {
-      throw new UnsupportedOperationException("not yet");
+      for (String o : options) {
+        jvmOptions.add(Objects.requireNonNull(o, "option"));
+      }
+      return this;
     }
 
     /**
@@ -223,7 +253,8 @@ public final class ProcessPool implements ExecutorService {
      * @return this
      */
     public Builder name(String prefix) {
-      throw new UnsupportedOperationException("not yet");
+      this.name = Objects.requireNonNull(prefix, "prefix");
+      return this;
     }
 
     /**
@@ -234,11 +265,71 @@ public final class ProcessPool implements ExecutorService {
      * @throws IOException if a worker cannot be spawned
      */
     public ProcessPool start() throws IOException {
-      throw new UnsupportedOperationException("not yet");
+      return new ProcessPool(
+          Dispatcher.start(
+              new Dispatcher.Settings(
+                  workers,
+                  startMethod,
+                  initializer,
+                  maxTasksPerWorker,
+                  taskTimeoutNanos,
+                  List.copyOf(jvmOptions),
+                  name)));
     }
   }
 
-  private ProcessPool() {}
+  private final Dispatcher engine;
+
+  private ProcessPool(Dispatcher engine) {
+    this.engine = engine;
+  }
+
+  private static long positiveNanos(Duration d) {
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException("the timeout must be positive: " + d);
+    }
+    return Durations.toNanos(d);
+  }
+
+  private static long deadline(long timeout, TimeUnit unit) {
+    long nanos = unit.toNanos(timeout);
+    long now = System.nanoTime();
+    return nanos >= Long.MAX_VALUE - now ? Long.MAX_VALUE : now + nanos;
+  }
+
+  private static void cancelAll(List<? extends Future<?>> futures) {
+    for (Future<?> f : futures) {
+      f.cancel(true);
+    }
+  }
+
+  private <A, R> List<Future<List<R>>> submitChunks(
+      Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize) {
+    Objects.requireNonNull(fn, "fn");
+    if (chunkSize < 1) {
+      throw new IllegalArgumentException("chunkSize must be at least 1: " + chunkSize);
+    }
+    List<Future<List<R>>> chunks = new ArrayList<>();
+    List<A> chunk = new ArrayList<>(chunkSize);
+    try {
+      for (A a : inputs) {
+        chunk.add(a);
+        if (chunk.size() == chunkSize) {
+          chunks.add(engine.submitChunk(fn, chunk));
+          chunk = new ArrayList<>(chunkSize);
+        }
+      }
+      if (!chunk.isEmpty()) {
+        chunks.add(engine.submitChunk(fn, chunk));
+      }
+    } catch (RuntimeException e) {
+      for (Future<List<R>> f : chunks) {
+        f.cancel(false);
+      }
+      throw e;
+    }
+    return chunks;
+  }
 
   // ---------------------------------------------------------------- submitting
 
@@ -253,7 +344,7 @@ public final class ProcessPool implements ExecutorService {
    *     broken
    */
   public <T> Future<T> submit(Task<T> task) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitCall(task, 0);
   }
 
   /**
@@ -265,7 +356,7 @@ public final class ProcessPool implements ExecutorService {
    *     broken
    */
   public Future<?> submit(Job task) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitRun(task, null);
   }
 
   /**
@@ -282,7 +373,7 @@ public final class ProcessPool implements ExecutorService {
    *     broken
    */
   public <T> Future<T> submit(Task<T> task, Duration timeout) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitCall(task, positiveNanos(timeout));
   }
 
   /**
@@ -298,7 +389,7 @@ public final class ProcessPool implements ExecutorService {
    *     broken
    */
   public <A, R> Future<R> submit(Fn<A, R> fn, A arg) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitApply(fn, arg, 0);
   }
 
   /**
@@ -321,7 +412,19 @@ public final class ProcessPool implements ExecutorService {
    */
   public <A, R> List<R> map(Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize)
       throws InterruptedException, ExecutionException {
-    throw new UnsupportedOperationException("not yet");
+    List<Future<List<R>>> chunks = submitChunks(fn, inputs, chunkSize);
+    List<R> results = new ArrayList<>();
+    try {
+      for (Future<List<R>> f : chunks) {
+        results.addAll(f.get());
+      }
+    } catch (InterruptedException | ExecutionException | RuntimeException e) {
+      for (Future<List<R>> f : chunks) {
+        f.cancel(false);
+      }
+      throw e;
+    }
+    return results;
   }
 
   /**
@@ -340,7 +443,11 @@ public final class ProcessPool implements ExecutorService {
    */
   public <A, R> List<R> map(Fn<A, R> fn, Iterable<? extends A> inputs)
       throws InterruptedException, ExecutionException {
-    throw new UnsupportedOperationException("not yet");
+    List<A> all = new ArrayList<>();
+    inputs.forEach(all::add);
+    int per = engine.workers() * 4;
+    int chunkSize = all.size() / per + (all.size() % per == 0 ? 0 : 1);
+    return map(fn, all, Math.max(1, chunkSize));
   }
 
   /**
@@ -363,7 +470,8 @@ public final class ProcessPool implements ExecutorService {
    *     broken
    */
   public <A, R> Stream<R> mapUnordered(Fn<A, R> fn, Iterable<? extends A> inputs, int chunkSize) {
-    throw new UnsupportedOperationException("not yet");
+    List<Future<List<R>>> chunks = submitChunks(fn, inputs, chunkSize);
+    return UnorderedResults.stream(chunks);
   }
 
   /**
@@ -372,7 +480,7 @@ public final class ProcessPool implements ExecutorService {
    * @return the number of workers
    */
   public int workers() {
-    throw new UnsupportedOperationException("not yet");
+    return engine.workers();
   }
 
   /**
@@ -381,7 +489,7 @@ public final class ProcessPool implements ExecutorService {
    * @return the pids
    */
   public List<Long> workerPids() {
-    throw new UnsupportedOperationException("not yet");
+    return engine.workerPids();
   }
 
   // ---------------------------------------------------------------- ExecutorService
@@ -395,7 +503,7 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public <T> Future<T> submit(Callable<T> task) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitCall(task, 0);
   }
 
   /**
@@ -407,7 +515,7 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public Future<?> submit(Runnable task) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitRun(task, null);
   }
 
   /**
@@ -419,7 +527,7 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public <T> Future<T> submit(Runnable task, T result) {
-    throw new UnsupportedOperationException("not yet");
+    return engine.submitRun(task, result);
   }
 
   /**
@@ -431,20 +539,52 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public void execute(Runnable command) {
-    throw new UnsupportedOperationException("not yet");
+    Future<?> f = engine.submitRun(command, null);
+    ((CompletableFuture<?>) f)
+        .whenComplete(
+            (v, e) -> {
+              if (e != null && !(e instanceof CancellationException)) {
+                System.err.println("ProcessPool: a task given to execute() failed:");
+                e.printStackTrace();
+              }
+            });
   }
 
   @Override
   public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks)
       throws InterruptedException {
-    throw new UnsupportedOperationException("not yet");
+    return invokeAll(tasks, Long.MAX_VALUE, TimeUnit.NANOSECONDS);
   }
 
   @Override
   public <T> List<Future<T>> invokeAll(
       Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
       throws InterruptedException {
-    throw new UnsupportedOperationException("not yet");
+    List<Future<T>> futures = new ArrayList<>(tasks.size());
+    long deadline = deadline(timeout, unit);
+    try {
+      for (Callable<T> t : tasks) {
+        futures.add(engine.submitCall(t, 0));
+      }
+      for (Future<T> f : futures) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          f.get(left, TimeUnit.NANOSECONDS);
+        } catch (ExecutionException | CancellationException ignored) {
+          // the future says so
+        } catch (TimeoutException e) {
+          break;
+        }
+      }
+    } catch (InterruptedException | RuntimeException e) {
+      cancelAll(futures);
+      throw e;
+    }
+    cancelAll(futures); // those not done in time
+    return futures;
   }
 
   /**
@@ -454,7 +594,11 @@ public final class ProcessPool implements ExecutorService {
   @Override
   public <T> T invokeAny(Collection<? extends Callable<T>> tasks)
       throws InterruptedException, ExecutionException {
-    throw new UnsupportedOperationException("not yet");
+    try {
+      return invokeAny(tasks, Long.MAX_VALUE, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new AssertionError("no time limit", e);
+    }
   }
 
   /**
@@ -464,7 +608,38 @@ public final class ProcessPool implements ExecutorService {
   @Override
   public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
       throws InterruptedException, ExecutionException, TimeoutException {
-    throw new UnsupportedOperationException("not yet");
+    if (tasks.isEmpty()) {
+      throw new IllegalArgumentException("no tasks");
+    }
+    long deadline = deadline(timeout, unit);
+    LinkedBlockingQueue<Future<T>> done = new LinkedBlockingQueue<>();
+    List<Future<T>> futures = new ArrayList<>(tasks.size());
+    try {
+      for (Callable<T> t : tasks) {
+        Future<T> f = engine.submitCall(t, 0);
+        futures.add(f);
+        ((CompletableFuture<T>) f).whenComplete((v, e) -> done.add(f));
+      }
+      ExecutionException last = null;
+      for (int i = 0; i < futures.size(); i++) {
+        Future<T> f = done.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (f == null) {
+          throw new TimeoutException("no task completed within " + timeout + " " + unit);
+        }
+        try {
+          return f.get();
+        } catch (ExecutionException e) {
+          last = e;
+        } catch (CancellationException e) {
+          last = new ExecutionException(e);
+        }
+      }
+      throw last;
+    } finally {
+      for (Future<T> f : futures) {
+        f.cancel(true);
+      }
+    }
   }
 
   /**
@@ -473,7 +648,7 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public void shutdown() {
-    throw new UnsupportedOperationException("not yet");
+    engine.shutdown();
   }
 
   /**
@@ -485,24 +660,24 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public List<Runnable> shutdownNow() {
-    throw new UnsupportedOperationException("not yet");
+    return engine.shutdownNow();
   }
 
   @Override
   public boolean isShutdown() {
-    throw new UnsupportedOperationException("not yet");
+    return engine.isShutdown();
   }
 
   /** True once the pool is shut down, every task is done and every worker has been reaped. */
   @Override
   public boolean isTerminated() {
-    throw new UnsupportedOperationException("not yet");
+    return engine.isTerminated();
   }
 
   /** Waits until {@link #isTerminated()} or the time runs out. */
   @Override
   public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
-    throw new UnsupportedOperationException("not yet");
+    return engine.awaitTermination(timeout, unit);
   }
 
   /**
@@ -511,6 +686,20 @@ public final class ProcessPool implements ExecutorService {
    */
   @Override
   public void close() {
-    throw new UnsupportedOperationException("not yet");
+    boolean interrupted = false;
+    shutdown();
+    while (!isTerminated()) {
+      try {
+        awaitTermination(1, TimeUnit.DAYS);
+      } catch (InterruptedException e) {
+        if (!interrupted) {
+          shutdownNow();
+          interrupted = true;
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

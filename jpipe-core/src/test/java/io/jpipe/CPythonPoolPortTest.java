@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.PoolTasks.Pair;
-import io.jpipe.PoolTasks.SayWhenError;
+import io.jpipe.PortTasks.Pair;
+import io.jpipe.PortTasks.SayWhenError;
 import io.jpipe.ProcessPool.Task;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
@@ -149,7 +149,7 @@ class CPythonPoolPortTest {
   }
 
   static void open(String gate) throws IOException {
-    PoolTasks.touch(gate);
+    PortTasks.touch(gate);
   }
 
   static List<Integer> range(int n) {
@@ -183,7 +183,7 @@ class CPythonPoolPortTest {
 
   /** The pool still runs tasks and has all its workers (after a worker was replaced). */
   static void stillWorks(ProcessPool p) throws Exception {
-    assertEquals(squares(20), p.map(PoolTasks::sqr, range(20), 3));
+    assertEquals(squares(20), p.map(PortTasks::sqr, range(20), 3));
     TestSupport.eventually("all workers back", () -> p.workerPids().size() == p.workers());
   }
 
@@ -200,25 +200,25 @@ class CPythonPoolPortTest {
   // _TestPool.test_apply
   @Test
   void test_apply() throws Exception {
-    assertEquals(25, value(pool.submit(PoolTasks::sqr, 5)));
+    assertEquals(25, value(pool.submit(PortTasks::sqr, 5)));
     // papply(sqr, (), {'x': 3}): no keywords in Java, a task calling sqr(3)
-    assertEquals(9, value(pool.submit(() -> PoolTasks.sqr(3))));
+    assertEquals(9, value(pool.submit(() -> PortTasks.sqr(3))));
   }
 
   // _TestPool.test_map
   @Test
   void test_map() throws Exception {
-    assertEquals(squares(10), pool.map(PoolTasks::sqr, range(10)));
-    assertEquals(squares(100), pool.map(PoolTasks::sqr, range(100), 20));
+    assertEquals(squares(10), pool.map(PortTasks::sqr, range(10)));
+    assertEquals(squares(100), pool.map(PortTasks::sqr, range(100), 20));
   }
 
   // _TestPool.test_starmap (a pair per input: Fn takes one argument)
   @Test
   void test_starmap() throws Exception {
     List<Pair> tuples = IntStream.range(0, 10).mapToObj(i -> new Pair(i, 9 - i)).toList();
-    assertEquals(tuples.stream().map(PoolTasks::mul).toList(), pool.map(PoolTasks::mul, tuples));
+    assertEquals(tuples.stream().map(PortTasks::mul).toList(), pool.map(PortTasks::mul, tuples));
     List<Pair> more = IntStream.range(0, 100).mapToObj(i -> new Pair(i, 99 - i)).toList();
-    assertEquals(more.stream().map(PoolTasks::mul).toList(), pool.map(PoolTasks::mul, more, 20));
+    assertEquals(more.stream().map(PortTasks::mul).toList(), pool.map(PortTasks::mul, more, 20));
   }
 
   // _TestPool.test_map_async: the asynchronous form is a future per input
@@ -226,7 +226,7 @@ class CPythonPoolPortTest {
   void test_map_async() throws Exception {
     List<Future<Integer>> fs = new ArrayList<>();
     for (int i : range(10)) {
-      fs.add(pool.submit(PoolTasks::sqr, i));
+      fs.add(pool.submit(PortTasks::sqr, i));
     }
     List<Integer> got = new ArrayList<>();
     for (Future<Integer> f : fs) {
@@ -238,9 +238,9 @@ class CPythonPoolPortTest {
   // _TestPool.test_map_unplicklable: an input that cannot be serialized fails the map, no hang
   @Test
   void test_map_unplicklable() throws Exception {
-    List<Object> inputs = Collections.nCopies(10, new PoolTasks.ErrorAtPickle());
+    List<Object> inputs = Collections.nCopies(10, new PortTasks.ErrorAtPickle());
     ExecutionException e =
-        assertThrows(ExecutionException.class, () -> pool.map(PoolTasks::identity, inputs));
+        assertThrows(ExecutionException.class, () -> pool.map(PortTasks::identity, inputs));
     assertInstanceOf(NotSerializableException.class, e.getCause());
     stillWorks(pool);
   }
@@ -248,15 +248,15 @@ class CPythonPoolPortTest {
   // _TestPool.test_map_chunksize, and ProcessPoolExecutorTest.test_map_chunksize
   @Test
   void test_map_chunksize() throws Exception {
-    assertEquals(List.of(), pool.map(PoolTasks::sqr, List.of(), 1)); // does not stall
+    assertEquals(List.of(), pool.map(PortTasks::sqr, List.of(), 1)); // does not stall
     List<Pair> pairs = IntStream.range(0, 40).mapToObj(i -> new Pair(i % 7, i % 5)).toList();
-    List<Long> ref = pairs.stream().map(PoolTasks::pow).toList();
-    assertEquals(ref, pool.map(PoolTasks::pow, pairs, 6));
-    assertEquals(ref, pool.map(PoolTasks::pow, pairs, 50));
-    assertEquals(ref, pool.map(PoolTasks::pow, pairs, 40));
-    assertThrows(IllegalArgumentException.class, () -> pool.map(PoolTasks::pow, pairs, -1));
-    assertThrows(IllegalArgumentException.class, () -> pool.map(PoolTasks::pow, pairs, 0));
-    assertThrows(IllegalArgumentException.class, () -> pool.mapUnordered(PoolTasks::pow, pairs, 0));
+    List<Long> ref = pairs.stream().map(PortTasks::pow).toList();
+    assertEquals(ref, pool.map(PortTasks::pow, pairs, 6));
+    assertEquals(ref, pool.map(PortTasks::pow, pairs, 50));
+    assertEquals(ref, pool.map(PortTasks::pow, pairs, 40));
+    assertThrows(IllegalArgumentException.class, () -> pool.map(PortTasks::pow, pairs, -1));
+    assertThrows(IllegalArgumentException.class, () -> pool.map(PortTasks::pow, pairs, 0));
+    assertThrows(IllegalArgumentException.class, () -> pool.mapUnordered(PortTasks::pow, pairs, 0));
   }
 
   // _TestPool.test_map_handle_iterable_exception: the iterable's own exception, as itself
@@ -264,25 +264,25 @@ class CPythonPoolPortTest {
   void test_map_handle_iterable_exception() throws Exception {
     assertThrows(
         SayWhenError.class,
-        () -> pool.map(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(1, -1), 1));
+        () -> pool.map(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(1, -1), 1));
     // again, make sure it's reentrant
     assertThrows(
         SayWhenError.class,
-        () -> pool.map(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(1, -1), 1));
+        () -> pool.map(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(1, -1), 1));
     assertThrows(
         SayWhenError.class,
-        () -> pool.map(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(10, 3), 1));
+        () -> pool.map(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(10, 3), 1));
     assertThrows(
-        SayWhenError.class, () -> pool.map(PoolTasks::sqr, PoolTasks.specialIterable(), 1));
+        SayWhenError.class, () -> pool.map(PortTasks::sqr, PortTasks.specialIterable(), 1));
     assertThrows(
-        SayWhenError.class, () -> pool.map(PoolTasks::sqr, PoolTasks.specialIterable(), 1));
+        SayWhenError.class, () -> pool.map(PortTasks::sqr, PortTasks.specialIterable(), 1));
     stillWorks(pool);
   }
 
   // _TestPool.test_async (without the timing assertion)
   @Test
   void test_async() throws Exception {
-    assertEquals(49, value(pool.submit(() -> PoolTasks.sqrAfter(7, 100))));
+    assertEquals(49, value(pool.submit(() -> PortTasks.sqrAfter(7, 100))));
   }
 
   // _TestPool.test_async_timeout: get(timeout) gives up; CPython then terminates the pool, here
@@ -290,7 +290,7 @@ class CPythonPoolPortTest {
   @Test
   void test_async_timeout() throws Exception {
     String never = gate();
-    Future<Object> res = pool.submit(() -> PoolTasks.waitForGate(never));
+    Future<Object> res = pool.submit(() -> PortTasks.waitForGate(never));
     assertThrows(TimeoutException.class, () -> res.get(200, TimeUnit.MILLISECONDS));
     assertFalse(res.isDone());
     assertTrue(res.cancel(true));
@@ -302,10 +302,10 @@ class CPythonPoolPortTest {
   // _TestPool.test_imap_unordered
   @Test
   void test_imap_unordered() throws Exception {
-    try (Stream<Integer> it = pool.mapUnordered(PoolTasks::sqr, range(10), 1)) {
+    try (Stream<Integer> it = pool.mapUnordered(PortTasks::sqr, range(10), 1)) {
       assertEquals(squares(10), it.sorted().toList());
     }
-    try (Stream<Integer> it = pool.mapUnordered(PoolTasks::sqr, range(1000), 100)) {
+    try (Stream<Integer> it = pool.mapUnordered(PortTasks::sqr, range(1000), 100)) {
       assertEquals(squares(1000), it.sorted().toList());
     }
   }
@@ -316,17 +316,17 @@ class CPythonPoolPortTest {
   void test_imap_unordered_handle_iterable_exception() throws Exception {
     assertThrows(
         SayWhenError.class,
-        () -> pool.mapUnordered(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(1, -1), 1));
+        () -> pool.mapUnordered(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(1, -1), 1));
     // again, make sure it's reentrant
     assertThrows(
         SayWhenError.class,
-        () -> pool.mapUnordered(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(1, -1), 1));
+        () -> pool.mapUnordered(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(1, -1), 1));
     assertThrows(
         SayWhenError.class,
-        () -> pool.mapUnordered(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(10, 3), 1));
+        () -> pool.mapUnordered(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(10, 3), 1));
     assertThrows(
         SayWhenError.class,
-        () -> pool.mapUnordered(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(20, 7), 2));
+        () -> pool.mapUnordered(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(20, 7), 2));
     stillWorks(pool);
   }
 
@@ -352,7 +352,7 @@ class CPythonPoolPortTest {
   void test_terminate() throws Exception {
     ProcessPool p = ProcessPool.create(3);
     List<Integer> args = Collections.nCopies(10_000, 600_000);
-    Stream<Object> result = p.mapUnordered(PoolTasks::sleep, args, 1);
+    Stream<Object> result = p.mapUnordered(PortTasks::sleep, args, 1);
     Thread.sleep(200); // give some tasks a chance to start
     List<Runnable> neverStarted = p.shutdownNow();
     assertTrue(p.awaitTermination(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
@@ -376,7 +376,7 @@ class CPythonPoolPortTest {
     ProcessPool p = ProcessPool.create(3);
     List<Future<Object>> fs = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
-      fs.add(p.submit(PoolTasks::sleep, 600_000));
+      fs.add(p.submit(PortTasks::sleep, 600_000));
     }
     Thread.sleep(200);
     List<Runnable> neverStarted = p.shutdownNow();
@@ -400,9 +400,9 @@ class CPythonPoolPortTest {
   // _TestPool.test_empty_iterable
   @Test
   void test_empty_iterable() throws Exception {
-    assertEquals(List.of(), pool.map(PoolTasks::sqr, List.of()));
-    assertEquals(List.of(), pool.map(PoolTasks::sqr, List.of(), 1));
-    try (Stream<Integer> s = pool.mapUnordered(PoolTasks::sqr, List.<Integer>of(), 1)) {
+    assertEquals(List.of(), pool.map(PortTasks::sqr, List.of()));
+    assertEquals(List.of(), pool.map(PortTasks::sqr, List.of(), 1));
+    try (Stream<Integer> s = pool.mapUnordered(PortTasks::sqr, List.<Integer>of(), 1)) {
       assertEquals(List.of(), s.toList());
     }
     assertEquals(List.of(), pool.invokeAll(List.<Callable<Integer>>of()));
@@ -417,18 +417,18 @@ class CPythonPoolPortTest {
     try (ProcessPool q = ProcessPool.create(2)) {
       p = q;
       pids = q.workerPids();
-      assertEquals(squares(10), q.map(PoolTasks::sqr, range(10)));
+      assertEquals(squares(10), q.map(PortTasks::sqr, range(10)));
     }
     assertTrue(p.isShutdown());
     assertTrue(p.isTerminated()); // close() waited
     for (long pid : pids) {
       assertFalse(TestSupport.exists(pid), "worker " + pid + " still exists");
     }
-    assertThrows(RejectedExecutionException.class, () -> p.map(PoolTasks::sqr, range(10)));
-    assertThrows(RejectedExecutionException.class, () -> p.submit(PoolTasks::sqr, 2));
-    assertThrows(RejectedExecutionException.class, () -> p.submit(() -> PoolTasks.sqr(2)));
+    assertThrows(RejectedExecutionException.class, () -> p.map(PortTasks::sqr, range(10)));
+    assertThrows(RejectedExecutionException.class, () -> p.submit(PortTasks::sqr, 2));
+    assertThrows(RejectedExecutionException.class, () -> p.submit(() -> PortTasks.sqr(2)));
     assertThrows(
-        RejectedExecutionException.class, () -> p.mapUnordered(PoolTasks::sqr, range(3), 1));
+        RejectedExecutionException.class, () -> p.mapUnordered(PortTasks::sqr, range(3), 1));
     p.close(); // test_enter: a second close is harmless
     assertTrue(p.awaitTermination(0, TimeUnit.MILLISECONDS));
   }
@@ -436,12 +436,12 @@ class CPythonPoolPortTest {
   // _TestPool.test_traceback, and ProcessPoolExecutorTest.test_traceback
   @Test
   void test_traceback() throws Exception {
-    Throwable exc = failure(pool.submit(PoolTasks::raiseRuntimeError123));
+    Throwable exc = failure(pool.submit(PortTasks::raiseRuntimeError123));
     assertSame(RuntimeException.class, exc.getClass());
     assertEquals("123", exc.getMessage());
     // the worker's stack trace: the frame that threw, in the worker
     assertEquals("raiseRuntimeError123", exc.getStackTrace()[0].getMethodName());
-    assertEquals(PoolTasks.class.getName(), exc.getStackTrace()[0].getClassName());
+    assertEquals(PortTasks.class.getName(), exc.getStackTrace()[0].getClassName());
     assertTrue(
         Arrays.stream(exc.getStackTrace())
             .noneMatch(e -> e.getMethodName().equals("test_traceback")),
@@ -450,7 +450,7 @@ class CPythonPoolPortTest {
     SayWhenError local =
         assertThrows(
             SayWhenError.class,
-            () -> pool.map(PoolTasks::sqr, PoolTasks.exceptionThrowingGenerator(1, -1), 1));
+            () -> pool.map(PortTasks::sqr, PortTasks.exceptionThrowingGenerator(1, -1), 1));
     assertNull(local.getCause());
     assertTrue(
         Arrays.stream(local.getStackTrace())
@@ -460,7 +460,7 @@ class CPythonPoolPortTest {
   // _TestPool.test_wrapped_exception: the task's exception itself, not a wrapper
   @Test
   void test_wrapped_exception() throws Exception {
-    Throwable e = failure(pool.submit(PoolTasks::raiseRuntimeErrorFoo));
+    Throwable e = failure(pool.submit(PortTasks::raiseRuntimeErrorFoo));
     assertSame(RuntimeException.class, e.getClass());
     assertEquals("foo", e.getMessage());
   }
@@ -473,7 +473,7 @@ class CPythonPoolPortTest {
       ExecutionException e =
           assertThrows(
               ExecutionException.class,
-              () -> p.map(PoolTasks::raiseLargeValueError, List.of(0, 1)));
+              () -> p.map(PortTasks::raiseLargeValueError, List.of(0, 1)));
       assertInstanceOf(IllegalArgumentException.class, e.getCause());
       assertEquals(1 << 20, e.getCause().getMessage().length());
     } finally {
@@ -499,7 +499,7 @@ class CPythonPoolPortTest {
     for (Object o : objs) {
       refs.add(new WeakReference<>(o));
     }
-    List<Object> results = pool.map(PoolTasks::identity, objs);
+    List<Object> results = pool.map(PortTasks::identity, objs);
     assertEquals(10, results.size());
     for (Object r : results) {
       assertInstanceOf(Counted.class, r);
@@ -527,7 +527,7 @@ class CPythonPoolPortTest {
   void test_unpickleable_result() throws Exception {
     List<Long> pids = pool.workerPids();
     for (int iteration = 0; iteration < 20; iteration++) {
-      Throwable e = failure(pool.submit(PoolTasks::unserializableResult, iteration));
+      Throwable e = failure(pool.submit(PortTasks::unserializableResult, iteration));
       assertInstanceOf(NotSerializableException.class, e);
     }
     assertEquals(new HashSet<>(pids), new HashSet<>(pool.workerPids()));
@@ -539,8 +539,8 @@ class CPythonPoolPortTest {
   void test_unpickleable_exception() throws Exception {
     RemoteTaskException e =
         assertInstanceOf(
-            RemoteTaskException.class, failure(pool.submit(PoolTasks::raiseUnserializable, 0)));
-    assertEquals(PoolTasks.UnserializableError.class.getName(), e.remoteClassName());
+            RemoteTaskException.class, failure(pool.submit(PortTasks::raiseUnserializable, 0)));
+    assertEquals(PortTasks.UnserializableError.class.getName(), e.remoteClassName());
     assertTrue(e.getMessage().contains("cannot travel"), e.getMessage());
     assertEquals("raiseUnserializable", e.getStackTrace()[0].getMethodName());
     stillWorks(pool);
@@ -557,8 +557,8 @@ class CPythonPoolPortTest {
       List<Future<Integer>> results = new ArrayList<>();
       List<Future<Long>> pids = new ArrayList<>();
       for (int i = 0; i < 50; i++) {
-        results.add(p.submit(PoolTasks::sqr, i));
-        pids.add(p.submit(PoolTasks::pid, i));
+        results.add(p.submit(PortTasks::sqr, i));
+        pids.add(p.submit(PortTasks::pid, i));
       }
       Map<Long, Integer> tasksPerPid = new HashMap<>();
       for (int j = 0; j < results.size(); j++) {
@@ -587,7 +587,7 @@ class CPythonPoolPortTest {
     List<Future<Integer>> results = new ArrayList<>();
     for (int i = 0; i < 6; i++) {
       int x = i;
-      results.add(p.submit(() -> PoolTasks.sqrAfter(x, 300)));
+      results.add(p.submit(() -> PortTasks.sqrAfter(x, 300)));
     }
     p.close();
     assertTrue(p.isTerminated());
@@ -611,18 +611,18 @@ class CPythonPoolPortTest {
     try (ProcessPool p =
         ProcessPool.builder()
             .workers(1)
-            .initializer(PoolTasks::initializer)
+            .initializer(PortTasks::initializer)
             .maxTasksPerWorker(3)
             .start()) {
       Set<Long> pids = new HashSet<>();
       for (int i = 0; i < 7; i++) {
-        assertEquals(1, value(p.submit(PoolTasks::initializedCount, i)));
-        pids.add(value(p.submit(PoolTasks::pid, i)));
+        assertEquals(1, value(p.submit(PortTasks::initializedCount, i)));
+        pids.add(value(p.submit(PortTasks::pid, i)));
       }
       assertTrue(pids.size() >= 4, "workers: " + pids); // 14 tasks, 3 per worker
     }
     // and not in this JVM
-    assertEquals(0, PoolTasks.initialized);
+    assertEquals(0, PortTasks.initialized);
   }
 
   // concurrent.futures test_init.FailingInitializerMixin.test_initializer: a failing initializer
@@ -631,7 +631,7 @@ class CPythonPoolPortTest {
   void futures_test_failing_initializer() throws Exception {
     ProcessPool p;
     try {
-      p = ProcessPool.builder().workers(2).initializer(PoolTasks::failingInitializer).start();
+      p = ProcessPool.builder().workers(2).initializer(PortTasks::failingInitializer).start();
     } catch (ProcessStartException | RejectedExecutionException e) {
       // refusing to start is as good: nothing runs, and no worker of it is left
       TestSupport.eventually(
@@ -642,7 +642,7 @@ class CPythonPoolPortTest {
     try {
       Future<Integer> f;
       try {
-        f = p.submit(PoolTasks::sqr, 2);
+        f = p.submit(PortTasks::sqr, 2);
       } catch (RejectedExecutionException e) {
         assertInstanceOf(IllegalStateException.class, e.getCause(), e.toString());
         return;
@@ -654,7 +654,7 @@ class CPythonPoolPortTest {
           "the pool to be broken",
           () -> {
             try {
-              p.submit(PoolTasks::sqr, 3);
+              p.submit(PortTasks::sqr, 3);
               return false;
             } catch (RejectedExecutionException r) {
               return true;
@@ -671,17 +671,17 @@ class CPythonPoolPortTest {
   // ExecutorTest.test_submit
   @Test
   void futures_test_submit() throws Exception {
-    assertEquals(256L, value(pool.submit(PoolTasks::pow, new Pair(2, 8))));
-    assertEquals(256L, value(pool.submit(() -> PoolTasks.pow(new Pair(2, 8)))));
+    assertEquals(256L, value(pool.submit(PortTasks::pow, new Pair(2, 8))));
+    assertEquals(256L, value(pool.submit(() -> PortTasks.pow(new Pair(2, 8)))));
   }
 
   // ExecutorTest.test_map
   @Test
   void futures_test_map() throws Exception {
     List<Pair> pairs = IntStream.range(0, 10).mapToObj(i -> new Pair(i, i)).toList();
-    List<Long> ref = pairs.stream().map(PoolTasks::pow).toList();
-    assertEquals(ref, pool.map(PoolTasks::pow, pairs));
-    assertEquals(ref, pool.map(PoolTasks::pow, pairs, 3));
+    List<Long> ref = pairs.stream().map(PortTasks::pow).toList();
+    assertEquals(ref, pool.map(PortTasks::pow, pairs));
+    assertEquals(ref, pool.map(PortTasks::pow, pairs, 3));
   }
 
   // ExecutorTest.test_map_exception: divmod by zero
@@ -689,11 +689,11 @@ class CPythonPoolPortTest {
   void futures_test_map_exception() throws Exception {
     List<Pair> args = List.of(new Pair(1, 2), new Pair(1, 3), new Pair(1, 0), new Pair(1, 5));
     ExecutionException e =
-        assertThrows(ExecutionException.class, () -> pool.map(PoolTasks::divmod, args, 1));
+        assertThrows(ExecutionException.class, () -> pool.map(PortTasks::divmod, args, 1));
     assertInstanceOf(ArithmeticException.class, e.getCause());
     // the streaming form gives the other results and then the failure
     List<Pair> got = new ArrayList<>();
-    try (Stream<Pair> s = pool.mapUnordered(PoolTasks::divmod, args, 1)) {
+    try (Stream<Pair> s = pool.mapUnordered(PortTasks::divmod, args, 1)) {
       CompletionException c = assertThrows(CompletionException.class, () -> s.forEach(got::add));
       assertInstanceOf(ArithmeticException.class, c.getCause());
     }
@@ -707,7 +707,7 @@ class CPythonPoolPortTest {
     String never = gate();
     List<Task<Object>> tasks =
         List.of(
-            () -> PoolTasks.sleep(0), () -> PoolTasks.sleep(0), () -> PoolTasks.waitForGate(never));
+            () -> PortTasks.sleep(0), () -> PortTasks.sleep(0), () -> PortTasks.waitForGate(never));
     List<Future<Object>> fs = pool.invokeAll(tasks, 5, TimeUnit.SECONDS);
     assertNull(fs.get(0).get());
     assertNull(fs.get(1).get());
@@ -721,7 +721,7 @@ class CPythonPoolPortTest {
     ProcessPool p = ProcessPool.create(2);
     List<Future<String>> fs = new ArrayList<>();
     for (int i = 0; i < p.workers() + 1; i++) {
-      fs.add(p.submit(PoolTasks::str, 2));
+      fs.add(p.submit(PortTasks::str, 2));
     }
     p.shutdown(); // returns at once
     assertTrue(p.awaitTermination(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
@@ -786,7 +786,7 @@ class CPythonPoolPortTest {
     Path tmp = Path.of(pidFile + ".tmp");
     Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()));
     Files.move(tmp, Path.of(pidFile)); // atomically, so the reader sees it whole
-    return PoolTasks.waitForGate(gate);
+    return PortTasks.waitForGate(gate);
   }
 
   /** Runs {@link #pidThenWait} in {@code p} and returns its future and the worker's pid. */
@@ -835,14 +835,14 @@ class CPythonPoolPortTest {
     assertEquals(running.getValue(), e.pid());
     assertEquals(15, e.signal().orElseThrow(), e.toString());
     // submitting other jobs works
-    assertEquals(256L, value(pool.submit(PoolTasks::pow, new Pair(2, 8))));
+    assertEquals(256L, value(pool.submit(PortTasks::pow, new Pair(2, 8))));
     stillWorks(pool);
   }
 
   // ProcessPoolExecutorTest.test_traceback_when_child_process_terminates_abruptly
   @Test
   void futures_test_traceback_when_child_process_terminates_abruptly() throws Exception {
-    WorkerDiedException e = died(pool.submit(PoolTasks::halt, 99), 99);
+    WorkerDiedException e = died(pool.submit(PortTasks::halt, 99), 99);
     assertTrue(e.signal().isEmpty());
     assertTrue(e.getMessage().contains("99"), e.getMessage());
     stillWorks(pool);
@@ -854,7 +854,7 @@ class CPythonPoolPortTest {
     String sem = gate();
     List<Future<Object>> fs = new ArrayList<>();
     for (int i = 0; i < 15 * pool.workers(); i++) {
-      fs.add(pool.submit(PoolTasks::waitForGate, sem));
+      fs.add(pool.submit(PortTasks::waitForGate, sem));
     }
     Thread.sleep(200);
     assertEquals(pool.workers(), pool.workerPids().size());
@@ -869,10 +869,10 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_max_tasks_per_child() throws Exception {
     try (ProcessPool p = ProcessPool.builder().workers(1).maxTasksPerWorker(3).start()) {
-      long originalPid = value(p.submit(PoolTasks::pid, 1));
-      assertEquals(originalPid, value(p.submit(PoolTasks::pid, 2)));
-      assertEquals(originalPid, value(p.submit(PoolTasks::pid, 3)));
-      long newPid = value(p.submit(PoolTasks::pid, 4));
+      long originalPid = value(p.submit(PortTasks::pid, 1));
+      assertEquals(originalPid, value(p.submit(PortTasks::pid, 2)));
+      assertEquals(originalPid, value(p.submit(PortTasks::pid, 3)));
+      long newPid = value(p.submit(PortTasks::pid, 4));
       assertNotEquals(originalPid, newPid);
       TestSupport.eventually("one worker", () -> p.workerPids().equals(List.of(newPid)));
       assertFalse(TestSupport.children().containsKey(originalPid), "the old worker was reaped");
@@ -887,7 +887,7 @@ class CPythonPoolPortTest {
       try (ProcessPool p = ProcessPool.builder().workers(c[0]).maxTasksPerWorker(c[1]).start()) {
         List<Future<Integer>> fs = new ArrayList<>();
         for (int i = 0; i < c[2]; i++) {
-          fs.add(p.submit(PoolTasks::mul, new Pair(i, 2)));
+          fs.add(p.submit(PortTasks::mul, new Pair(i, 2)));
         }
         for (int i = 0; i < c[2]; i++) {
           assertEquals(i * 2, value(fs.get(i)));
@@ -904,7 +904,7 @@ class CPythonPoolPortTest {
     ProcessPool p = ProcessPool.create(2);
     List<Future<Object>> fs = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
-      fs.add(p.submit(PoolTasks::sleep, 20));
+      fs.add(p.submit(PortTasks::sleep, 20));
     }
     p.shutdown();
     for (Future<Object> f : fs) {
@@ -919,7 +919,7 @@ class CPythonPoolPortTest {
     ProcessPool p = ProcessPool.create(2);
     List<Future<Object>> fs = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
-      fs.add(p.submit(PoolTasks::sleep, 100));
+      fs.add(p.submit(PortTasks::sleep, 100));
     }
     List<Runnable> neverStarted = p.shutdownNow();
     assertTrue(p.awaitTermination(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
@@ -939,8 +939,8 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_hang_gh94440() throws Exception {
     ProcessPool p = ProcessPool.create(1);
-    value(p.submit(PoolTasks::sqr, 1));
-    p.submit(PoolTasks::sqr, 2).cancel(false);
+    value(p.submit(PortTasks::sqr, 1));
+    p.submit(PortTasks::sqr, 2).cancel(false);
     p.close(); // returns
     assertTrue(p.isTerminated());
   }
@@ -952,7 +952,7 @@ class CPythonPoolPortTest {
   void futures_test_first_completed() throws Exception {
     String never = gate();
     List<Task<Object>> tasks =
-        List.of(() -> PoolTasks.mul(new Pair(21, 2)), () -> PoolTasks.waitForGate(never));
+        List.of(() -> PortTasks.mul(new Pair(21, 2)), () -> PortTasks.waitForGate(never));
     assertEquals(42, pool.invokeAny(tasks));
     stillWorks(pool);
   }
@@ -961,7 +961,7 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_first_completed_all_failed() throws Exception {
     List<Task<Object>> tasks =
-        List.of(() -> PoolTasks.divmod(new Pair(1, 0)), () -> PoolTasks.divmod(new Pair(2, 0)));
+        List.of(() -> PortTasks.divmod(new Pair(1, 0)), () -> PortTasks.divmod(new Pair(2, 0)));
     ExecutionException e = assertThrows(ExecutionException.class, () -> pool.invokeAny(tasks));
     assertInstanceOf(ArithmeticException.class, e.getCause());
   }
@@ -971,9 +971,9 @@ class CPythonPoolPortTest {
   void futures_test_first_exception() throws Exception {
     String event1 = gate();
     String event2 = gate();
-    Future<Integer> future1 = pool.submit(PoolTasks::mul, new Pair(2, 21));
-    Future<Object> future2 = pool.submit(PoolTasks::waitThenRaise, event1);
-    Future<Object> future3 = pool.submit(PoolTasks::waitForGate, event2);
+    Future<Integer> future1 = pool.submit(PortTasks::mul, new Pair(2, 21));
+    Future<Object> future2 = pool.submit(PortTasks::waitThenRaise, event1);
+    Future<Object> future3 = pool.submit(PortTasks::waitForGate, event2);
     try {
       assertEquals(42, value(future1));
       open(event1);
@@ -992,7 +992,7 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_all_completed() throws Exception {
     List<Task<Object>> tasks =
-        List.of(() -> PoolTasks.divmod(new Pair(2, 0)), () -> PoolTasks.mul(new Pair(2, 21)));
+        List.of(() -> PortTasks.divmod(new Pair(2, 0)), () -> PortTasks.mul(new Pair(2, 21)));
     List<Future<Object>> fs = pool.invokeAll(tasks);
     assertTrue(fs.stream().allMatch(Future::isDone));
     assertInstanceOf(ArithmeticException.class, fs.get(0).exceptionNow());
@@ -1003,7 +1003,7 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_timeout() throws Exception {
     String event = gate();
-    List<Task<Object>> tasks = List.of(() -> PoolTasks.waitForGate(event));
+    List<Task<Object>> tasks = List.of(() -> PortTasks.waitForGate(event));
     List<Future<Object>> fs = pool.invokeAll(tasks, 50, TimeUnit.MILLISECONDS);
     assertTrue(fs.get(0).isCancelled());
     open(event);
@@ -1013,9 +1013,9 @@ class CPythonPoolPortTest {
   // AsCompletedTests.test_no_timeout: futures complete, in any order, each once
   @Test
   void futures_test_as_completed_no_timeout() throws Exception {
-    Future<Integer> future1 = pool.submit(PoolTasks::mul, new Pair(2, 21));
-    Future<Integer> future2 = pool.submit(PoolTasks::mul, new Pair(7, 6));
-    Future<Pair> failed = pool.submit(PoolTasks::divmod, new Pair(1, 0));
+    Future<Integer> future1 = pool.submit(PortTasks::mul, new Pair(2, 21));
+    Future<Integer> future2 = pool.submit(PortTasks::mul, new Pair(7, 6));
+    Future<Pair> failed = pool.submit(PortTasks::divmod, new Pair(1, 0));
     List<Future<?>> all = List.of(future1, future2, failed);
     List<Future<?>> completed = new ArrayList<>();
     TestSupport.eventually(
@@ -1039,7 +1039,7 @@ class CPythonPoolPortTest {
   void futures_test_future_times_out() throws Exception {
     for (long timeout : new long[] {0, 100}) {
       String event = gate();
-      Future<Object> future = pool.submit(PoolTasks::waitForGate, event);
+      Future<Object> future = pool.submit(PortTasks::waitForGate, event);
       assertThrows(TimeoutException.class, () -> future.get(timeout, TimeUnit.MILLISECONDS));
       assertFalse(future.isDone());
       open(event);
@@ -1055,9 +1055,9 @@ class CPythonPoolPortTest {
     Map.Entry<Future<Object>, Long> running = runningTaskAndPid(pool, event);
     List<Future<Object>> busy = new ArrayList<>();
     for (int i = 1; i < pool.workers(); i++) {
-      busy.add(pool.submit(PoolTasks::waitForGate, event));
+      busy.add(pool.submit(PortTasks::waitForGate, event));
     }
-    Future<Integer> queued = pool.submit(PoolTasks::sqr, 3);
+    Future<Integer> queued = pool.submit(PortTasks::sqr, 3);
     assertTrue(queued.cancel(false));
     assertTrue(queued.isCancelled());
     assertTrue(queued.isDone());
@@ -1084,7 +1084,7 @@ class CPythonPoolPortTest {
   // ExecutorDeadlockTest.test_error_at_task_pickle
   @Test
   void futures_test_error_at_task_pickle() throws Exception {
-    Throwable e = failure(pool.submit(PoolTasks::identity, new PoolTasks.ErrorAtPickle()));
+    Throwable e = failure(pool.submit(PortTasks::identity, new PortTasks.ErrorAtPickle()));
     assertInstanceOf(NotSerializableException.class, e);
     stillWorks(pool);
   }
@@ -1092,14 +1092,14 @@ class CPythonPoolPortTest {
   // ExecutorDeadlockTest.test_exit_at_task_unpickle
   @Test
   void futures_test_exit_at_task_unpickle() throws Exception {
-    died(pool.submit(PoolTasks::identity, new PoolTasks.ExitAtUnpickle()), 1);
+    died(pool.submit(PortTasks::identity, new PortTasks.ExitAtUnpickle()), 1);
     stillWorks(pool);
   }
 
   // ExecutorDeadlockTest.test_error_at_task_unpickle
   @Test
   void futures_test_error_at_task_unpickle() throws Exception {
-    Throwable e = failure(pool.submit(PoolTasks::identity, new PoolTasks.ErrorAtUnpickle()));
+    Throwable e = failure(pool.submit(PortTasks::identity, new PortTasks.ErrorAtUnpickle()));
     assertInstanceOf(InvalidObjectException.class, e);
     assertEquals("Error in unpickle", e.getMessage());
     stillWorks(pool);
@@ -1108,7 +1108,7 @@ class CPythonPoolPortTest {
   // ExecutorDeadlockTest.test_crash_at_task_unpickle
   @Test
   void futures_test_crash_at_task_unpickle() throws Exception {
-    died(pool.submit(PoolTasks::identity, new PoolTasks.CrashAtUnpickle()), -9);
+    died(pool.submit(PortTasks::identity, new PortTasks.CrashAtUnpickle()), -9);
     stillWorks(pool);
   }
 
@@ -1117,7 +1117,7 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_crash_during_func_exec_on_worker() throws Exception {
     WorkerDiedException e =
-        assertInstanceOf(WorkerDiedException.class, failure(pool.submit(PoolTasks::crash, 0)));
+        assertInstanceOf(WorkerDiedException.class, failure(pool.submit(PortTasks::crash, 0)));
     assertNotEquals(0, e.exitCode(), e.toString());
     stillWorks(pool);
   }
@@ -1125,7 +1125,7 @@ class CPythonPoolPortTest {
   // ExecutorDeadlockTest.test_exit_during_func_exec_on_worker (SystemExit: exit code 1)
   @Test
   void futures_test_exit_during_func_exec_on_worker() throws Exception {
-    WorkerDiedException e = died(pool.submit(PoolTasks::exit1), 1);
+    WorkerDiedException e = died(pool.submit(PortTasks::exit1), 1);
     assertTrue(e.signal().isEmpty());
     stillWorks(pool);
   }
@@ -1133,21 +1133,21 @@ class CPythonPoolPortTest {
   // ExecutorDeadlockTest.test_error_during_func_exec_on_worker
   @Test
   void futures_test_error_during_func_exec_on_worker() throws Exception {
-    assertInstanceOf(RuntimeException.class, failure(pool.submit(PoolTasks::raiseRuntimeErrorFoo)));
+    assertInstanceOf(RuntimeException.class, failure(pool.submit(PortTasks::raiseRuntimeErrorFoo)));
     stillWorks(pool);
   }
 
   // ExecutorDeadlockTest.test_crash_during_result_pickle_on_worker
   @Test
   void futures_test_crash_during_result_pickle_on_worker() throws Exception {
-    died(pool.submit(PoolTasks::returnInstance, PoolTasks.CrashAtPickle.class.getName()), -9);
+    died(pool.submit(PortTasks::returnInstance, PortTasks.CrashAtPickle.class.getName()), -9);
     stillWorks(pool);
   }
 
   // ExecutorDeadlockTest.test_exit_during_result_pickle_on_worker
   @Test
   void futures_test_exit_during_result_pickle_on_worker() throws Exception {
-    died(pool.submit(PoolTasks::returnInstance, PoolTasks.ExitAtPickle.class.getName()), 1);
+    died(pool.submit(PortTasks::returnInstance, PortTasks.ExitAtPickle.class.getName()), 1);
     stillWorks(pool);
   }
 
@@ -1156,7 +1156,7 @@ class CPythonPoolPortTest {
   void futures_test_error_during_result_pickle_on_worker() throws Exception {
     Throwable e =
         failure(
-            pool.submit(PoolTasks::returnInstance, PoolTasks.ErrorAtPickleResult.class.getName()));
+            pool.submit(PortTasks::returnInstance, PortTasks.ErrorAtPickleResult.class.getName()));
     assertInstanceOf(NotSerializableException.class, e);
     stillWorks(pool);
   }
@@ -1167,7 +1167,7 @@ class CPythonPoolPortTest {
     Throwable e =
         failure(
             pool.submit(
-                PoolTasks::returnInstance, PoolTasks.ErrorAtUnpickleResult.class.getName()));
+                PortTasks::returnInstance, PortTasks.ErrorAtUnpickleResult.class.getName()));
     assertInstanceOf(InvalidObjectException.class, e);
     stillWorks(pool);
   }
@@ -1179,7 +1179,7 @@ class CPythonPoolPortTest {
     Throwable e =
         failure(
             pool.submit(
-                PoolTasks::returnInstance, PoolTasks.RuntimeErrorAtUnpickleResult.class.getName()));
+                PortTasks::returnInstance, PortTasks.RuntimeErrorAtUnpickleResult.class.getName()));
     assertInstanceOf(IllegalStateException.class, e);
     assertEquals("Error in unpickle", e.getMessage());
     stillWorks(pool);
@@ -1193,8 +1193,8 @@ class CPythonPoolPortTest {
     try (ProcessPool p = ProcessPool.create(1)) {
       String g = gate();
       Map.Entry<Future<Object>, Long> first = runningTaskAndPid(p, g);
-      Future<Integer> innocent = p.submit(PoolTasks::sqr, 2);
-      Future<Object> exits = p.submit(PoolTasks::identity, new PoolTasks.ExitAtUnpickle());
+      Future<Integer> innocent = p.submit(PortTasks::sqr, 2);
+      Future<Object> exits = p.submit(PortTasks::identity, new PortTasks.ExitAtUnpickle());
       Thread.sleep(200); // both on their way to the worker while it runs the first
       open(g);
       assertNull(value(first.getKey()));
@@ -1208,7 +1208,7 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_shutdown_deadlock() throws Exception {
     ProcessPool p = ProcessPool.create(2);
-    Future<Object> f = p.submit(PoolTasks::crashAfter, 100);
+    Future<Object> f = p.submit(PortTasks::crashAfter, 100);
     p.shutdown();
     assertTrue(p.awaitTermination(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
     died(f, -9);
@@ -1218,8 +1218,8 @@ class CPythonPoolPortTest {
   @Test
   void futures_test_shutdown_deadlock_pickle() throws Exception {
     ProcessPool p = ProcessPool.create(2);
-    assertEquals(42, value(p.submit(PoolTasks::identity, 42)));
-    Future<Object> f = p.submit(PoolTasks::identity, new PoolTasks.ErrorAtPickle());
+    assertEquals(42, value(p.submit(PortTasks::identity, 42)));
+    Future<Object> f = p.submit(PortTasks::identity, new PortTasks.ErrorAtPickle());
     p.shutdown();
     assertInstanceOf(NotSerializableException.class, failure(f));
     assertTrue(p.awaitTermination(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
@@ -1233,7 +1233,7 @@ class CPythonPoolPortTest {
     Arrays.fill(data, (byte) 'a');
     List<Future<Object>> fs = new ArrayList<>();
     for (int i = 0; i < 10; i++) {
-      fs.add(pool.submit(PoolTasks::crashWithData, data));
+      fs.add(pool.submit(PortTasks::crashWithData, data));
     }
     for (Future<Object> f : fs) {
       died(f, -9);
@@ -1241,7 +1241,7 @@ class CPythonPoolPortTest {
     ExecutionException e =
         assertThrows(
             ExecutionException.class,
-            () -> pool.map(PoolTasks::crashWithData, Collections.nCopies(3, data), 1));
+            () -> pool.map(PortTasks::crashWithData, Collections.nCopies(3, data), 1));
     assertInstanceOf(WorkerDiedException.class, e.getCause());
     stillWorks(pool);
   }

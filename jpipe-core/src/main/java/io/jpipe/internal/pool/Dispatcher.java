@@ -1,0 +1,919 @@
+package io.jpipe.internal.pool;
+
+import io.jpipe.ChildProcess;
+import io.jpipe.Pipe;
+import io.jpipe.ProcessPool;
+import io.jpipe.WorkerDiedException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The engine of a {@link ProcessPool}: the queue of tasks, one <em>slot</em> thread per worker that
+ * starts the worker, feeds it tasks (up to {@value #WINDOW} at a time, several per message), and,
+ * when the worker ends, settles its tasks and starts its replacement. A worker's reader thread
+ * ({@link Worker}) completes the futures.
+ *
+ * <p>When a worker dies, the task it was running (the oldest it was sent, once it has run its
+ * initializer) fails with {@link WorkerDiedException}; the others it held go back to the head of
+ * the queue.
+ */
+public final class Dispatcher {
+  /** How many tasks a worker is sent ahead of their results. */
+  static final int WINDOW = 32;
+
+  /** How many workers in a row may die before running their initializer: then the pool breaks. */
+  static final int EARLY_DEATHS_LIMIT = 3;
+
+  private static final AtomicInteger POOLS = new AtomicInteger();
+
+  /**
+   * A pool's settings.
+   *
+   * @param workers how many workers
+   * @param startMethod how they start, or null for the default
+   * @param initializer run in each worker first, or null
+   * @param maxTasksPerWorker tasks before a worker is replaced, or 0
+   * @param taskTimeoutNanos the longest a task may run, or 0
+   * @param jvmOptions the workers' JVM options
+   * @param namePrefix the workers' name prefix, or null for the default
+   */
+  public record Settings(
+      int workers,
+      ChildProcess.StartMethod startMethod,
+      ChildProcess.Target0 initializer,
+      int maxTasksPerWorker,
+      long taskTimeoutNanos,
+      List<String> jvmOptions,
+      String namePrefix) {}
+
+  private enum State {
+    RUNNING,
+    SHUTDOWN,
+    STOPPED,
+    BROKEN
+  }
+
+  private final Settings settings;
+  private final String prefix;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition work = lock.newCondition();
+  private final ArrayDeque<TaskFuture<?>> queue = new ArrayDeque<>();
+  private final List<Worker> workers = new ArrayList<>();
+  private final CountDownLatch terminated = new CountDownLatch(1);
+  private final FnCache fns = new FnCache();
+  private final AtomicLong ids = new AtomicLong();
+  private final AtomicInteger names = new AtomicInteger();
+
+  // Guarded by lock.
+  private State state = State.RUNNING;
+  private String brokenMessage;
+  private Throwable brokenCause;
+  private int earlyDeaths;
+  private int liveSlots;
+  private ScheduledThreadPoolExecutor timers;
+
+  private Dispatcher(Settings settings) {
+    this.settings = settings;
+    this.prefix =
+        settings.namePrefix() != null
+            ? settings.namePrefix()
+            : "ProcessPool-" + POOLS.incrementAndGet() + "-worker";
+  }
+
+  /**
+   * Starts a pool's workers, all at once, and returns when they run.
+   *
+   * @param settings the settings
+   * @return the dispatcher
+   * @throws IOException if a worker cannot start (the others are stopped)
+   */
+  public static Dispatcher start(Settings settings) throws IOException {
+    Dispatcher d = new Dispatcher(settings);
+    int n = settings.workers();
+    CountDownLatch started = new CountDownLatch(n);
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    d.liveSlots = n;
+    for (int i = 1; i <= n; i++) {
+      Thread.ofPlatform()
+          .daemon()
+          .name(d.prefix + "-slot-" + i)
+          .start(() -> d.slot(started, failure));
+    }
+    boolean interrupted = false;
+    for (; ; ) {
+      try {
+        started.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    Throwable f = failure.get();
+    if (f != null || interrupted) {
+      d.shutdownNow();
+      d.awaitTerminationUninterruptibly();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while the pool's workers started");
+      }
+      switch (f) {
+        case IOException e -> throw e;
+        case RuntimeException e -> throw e;
+        case Error e -> throw e;
+        default -> throw new IOException(f);
+      }
+    }
+    return d;
+  }
+
+  // ---------------------------------------------------------------- submitting
+
+  /**
+   * Queues {@code task.call()}.
+   *
+   * @param <T> the result type
+   * @param task the task
+   * @param timeoutNanos its time limit, or 0 for the pool's
+   * @return its future
+   */
+  public <T> Future<T> submitCall(Callable<T> task, long timeoutNanos) {
+    Objects.requireNonNull(task, "task");
+    return submit(Wire.CALLABLE, task, false, null, timeoutNanos, task, Dispatcher::cast);
+  }
+
+  /**
+   * Queues {@code task.run()}.
+   *
+   * @param <T> the result type
+   * @param task the task
+   * @param result the future's result
+   * @return its future
+   */
+  public <T> Future<T> submitRun(Runnable task, T result) {
+    Objects.requireNonNull(task, "task");
+    return submit(
+        Wire.RUNNABLE, task, false, null, 0, Executors.callable(task, result), v -> result);
+  }
+
+  /**
+   * Queues {@code fn.apply(arg)}.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param arg the argument
+   * @param timeoutNanos its time limit, or 0 for the pool's
+   * @return its future
+   */
+  public <A, R> Future<R> submitApply(ProcessPool.Fn<A, R> fn, A arg, long timeoutNanos) {
+    Objects.requireNonNull(fn, "fn");
+    return submit(Wire.APPLY, fn, true, arg, timeoutNanos, () -> fn.apply(arg), Dispatcher::cast);
+  }
+
+  /**
+   * Queues {@code fn} applied to each of {@code chunk}, as one task.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param chunk the arguments
+   * @return the future of their results, in order
+   */
+  public <A, R> Future<List<R>> submitChunk(ProcessPool.Fn<A, R> fn, List<? extends A> chunk) {
+    Objects.requireNonNull(fn, "fn");
+    ArrayList<Object> args = new ArrayList<>(chunk);
+    Callable<List<R>> local =
+        () -> {
+          List<R> out = new ArrayList<>(chunk.size());
+          for (A a : chunk) {
+            out.add(fn.apply(a));
+          }
+          return out;
+        };
+    return submit(Wire.CHUNK, fn, true, args, 0, local, Dispatcher::cast);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T cast(Object o) {
+    return (T) o;
+  }
+
+  private <T> TaskFuture<T> submit(
+      int kind,
+      Object task,
+      boolean cached,
+      Object arg,
+      long timeoutNanos,
+      Callable<?> local,
+      Function<Object, T> adapt) {
+    checkAccepting();
+    FnCache.Entry fn = null;
+    byte[] inline = null;
+    byte[] argBytes = null;
+    Exception encodeFailure = null;
+    try {
+      if (cached) {
+        fn = fns.get(task);
+      } else {
+        inline = Values.serialize(task);
+      }
+      if (kind == Wire.APPLY || kind == Wire.CHUNK) {
+        WireOut o = new WireOut(64);
+        Values.write(o, arg);
+        argBytes = o.toByteArray();
+      }
+    } catch (IOException | RuntimeException e) {
+      encodeFailure = e;
+    }
+    long timeout = timeoutNanos > 0 ? timeoutNanos : settings.taskTimeoutNanos();
+    TaskFuture<T> f =
+        new TaskFuture<>(
+            this,
+            ids.incrementAndGet(),
+            kind,
+            fn,
+            inline,
+            argBytes,
+            timeout,
+            task.getClass().getClassLoader(),
+            local,
+            adapt);
+    if (encodeFailure != null) {
+      f.completeExceptionally(encodeFailure);
+      return f;
+    }
+    lock.lock();
+    try {
+      checkAccepting();
+      queue.add(f);
+      work.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    return f;
+  }
+
+  private void checkAccepting() {
+    lock.lock();
+    try {
+      switch (state) {
+        case RUNNING -> {}
+        case BROKEN -> throw new RejectedExecutionException(brokenMessage, brokenCause);
+        default -> throw new RejectedExecutionException("the ProcessPool is shut down");
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- life cycle
+
+  /**
+   * The number of workers the pool keeps.
+   *
+   * @return the number
+   */
+  public int workers() {
+    return settings.workers();
+  }
+
+  /**
+   * The pids of the workers that run now (started and initialized, not dead).
+   *
+   * @return the pids
+   */
+  public List<Long> workerPids() {
+    lock.lock();
+    try {
+      List<Long> pids = new ArrayList<>();
+      for (Worker w : workers) {
+        if (w.ready && !w.dead && !w.closing) {
+          pids.add(w.pid);
+        }
+      }
+      return pids;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** No new tasks; the queued ones run, then the workers exit. */
+  public void shutdown() {
+    lock.lock();
+    try {
+      if (state == State.RUNNING) {
+        state = State.SHUTDOWN;
+      }
+      work.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * No new tasks; kills the workers; cancels and returns the tasks that never started.
+   *
+   * @return runnables that run those tasks here
+   */
+  public List<Runnable> shutdownNow() {
+    List<TaskFuture<?>> never = new ArrayList<>();
+    List<Worker> kill;
+    lock.lock();
+    try {
+      if (state == State.RUNNING || state == State.SHUTDOWN) {
+        state = State.STOPPED;
+      }
+      for (TaskFuture<?> t : queue) {
+        if (!t.isDone()) {
+          never.add(t);
+        }
+      }
+      queue.clear();
+      for (Worker w : workers) {
+        TaskFuture<?> running = running(w);
+        for (TaskFuture<?> t : w.inflight) {
+          if (t != running && !t.isDone()) {
+            never.add(t);
+          }
+        }
+      }
+      kill = List.copyOf(workers);
+      work.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    List<Runnable> runnables = new ArrayList<>(never.size());
+    for (TaskFuture<?> t : never) {
+      t.cancel(false);
+      Callable<?> local = t.local;
+      runnables.add(
+          () -> {
+            try {
+              local.call();
+            } catch (RuntimeException e) {
+              throw e;
+            } catch (Exception e) {
+              throw new java.util.concurrent.CompletionException(e);
+            }
+          });
+    }
+    for (Worker w : kill) {
+      w.kill();
+    }
+    return runnables;
+  }
+
+  /**
+   * Whether shutdown (or broken).
+   *
+   * @return true unless running
+   */
+  public boolean isShutdown() {
+    lock.lock();
+    try {
+      return state != State.RUNNING;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Whether every slot has ended: tasks done, workers reaped.
+   *
+   * @return true once terminated
+   */
+  public boolean isTerminated() {
+    return terminated.getCount() == 0;
+  }
+
+  /**
+   * Waits for termination.
+   *
+   * @param timeout the longest wait
+   * @param unit its unit
+   * @return whether terminated
+   * @throws InterruptedException if interrupted
+   */
+  public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+    return terminated.await(timeout, unit);
+  }
+
+  private void awaitTerminationUninterruptibly() {
+    boolean interrupted = false;
+    for (; ; ) {
+      try {
+        terminated.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // ---------------------------------------------------------------- a slot
+
+  private void slot(CountDownLatch started, AtomicReference<Throwable> failure) {
+    boolean first = true;
+    try {
+      for (; ; ) {
+        Worker w;
+        try {
+          w = launch();
+        } catch (Throwable e) {
+          if (first) {
+            failure.compareAndSet(null, e);
+            started.countDown();
+          } else {
+            broken("the ProcessPool is broken: it could not start a worker to replace one", e);
+          }
+          return;
+        }
+        if (first) {
+          first = false;
+          started.countDown();
+        }
+        if (!adopt(w)) {
+          w.conn.close();
+          w.kill();
+          joinProcess(w);
+          w.process.close();
+          return;
+        }
+        w.startReader();
+        feed(w);
+        settle(w);
+        if (!shouldReplace()) {
+          return;
+        }
+      }
+    } finally {
+      slotExited();
+    }
+  }
+
+  private Worker launch() throws IOException {
+    Pipe pipe = Pipe.open(true);
+    try {
+      ChildProcess p =
+          ChildProcess.of(WorkerMain::run, pipe.conn1(), new WorkerConfig(settings.initializer()))
+              .name(prefix + "-" + names.incrementAndGet())
+              .daemon(true)
+              .jvmOptions("-XX:+ExitOnOutOfMemoryError")
+              .jvmOptions(settings.jvmOptions().toArray(String[]::new));
+      if (settings.startMethod() != null) {
+        p.startMethod(settings.startMethod());
+      }
+      p.start();
+      pipe.conn1().close();
+      return new Worker(this, p, pipe.conn2());
+    } catch (IOException | RuntimeException | Error e) {
+      pipe.close();
+      throw e;
+    }
+  }
+
+  private boolean adopt(Worker w) {
+    lock.lock();
+    try {
+      if (state == State.STOPPED || state == State.BROKEN) {
+        return false;
+      }
+      workers.add(w);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Sends tasks to {@code w} until it dies, or should end (retired, shut down, stopped). */
+  private void feed(Worker w) {
+    int max = settings.maxTasksPerWorker();
+    for (; ; ) {
+      List<TaskFuture<?>> batch = List.of();
+      List<Long> cancels = List.of();
+      lock.lock();
+      try {
+        for (; ; ) {
+          if (w.dead) {
+            return;
+          }
+          boolean stopping = state == State.STOPPED || state == State.BROKEN;
+          purgeQueueHead();
+          boolean retire = max > 0 && w.sent >= max;
+          if (w.inflight.isEmpty()
+              && (stopping || retire || (state != State.RUNNING && queue.isEmpty()))) {
+            return;
+          }
+          if (!w.cancels.isEmpty()) {
+            cancels = new ArrayList<>(w.cancels);
+            w.cancels.clear();
+          }
+          int room = WINDOW - w.inflight.size();
+          if (max > 0) {
+            room = Math.min(room, max - w.sent);
+          }
+          if (!stopping && room > 0 && !queue.isEmpty()) {
+            int share = Math.max(1, (queue.size() + settings.workers() - 1) / settings.workers());
+            int n = Math.min(room, share);
+            batch = new ArrayList<>(n);
+            while (batch.size() < n) {
+              TaskFuture<?> t = queue.poll();
+              if (t == null) {
+                break;
+              }
+              if (t.isDone()) {
+                continue;
+              }
+              t.worker = w;
+              w.inflight.add(t);
+              w.sent++;
+              batch.add(t);
+            }
+          }
+          if (!batch.isEmpty() || !cancels.isEmpty()) {
+            break;
+          }
+          work.awaitUninterruptibly();
+        }
+      } finally {
+        lock.unlock();
+      }
+      boolean sent;
+      try {
+        w.send(batch, cancels);
+        sent = true;
+      } catch (IOException | RuntimeException e) {
+        sent = false; // it died, or its connection broke: kill it, its end of file follows
+        w.kill();
+      }
+      if (sent && !batch.isEmpty()) {
+        lock.lock();
+        try {
+          for (TaskFuture<?> t : batch) {
+            t.written = true;
+          }
+          startHead(w);
+        } finally {
+          lock.unlock();
+        }
+      }
+    }
+  }
+
+  private void purgeQueueHead() {
+    while (!queue.isEmpty() && queue.peekFirst().isDone()) {
+      queue.pollFirst();
+    }
+  }
+
+  /** After {@link #feed} returns: ends the worker, reaps it and settles the tasks it held. */
+  private void settle(Worker w) {
+    boolean graceful;
+    lock.lock();
+    try {
+      graceful = !w.dead;
+      if (graceful) {
+        w.closing = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (graceful) {
+      w.conn.close(); // the worker's end of file: it exits
+    }
+    joinProcess(w);
+    w.joinReader();
+    w.conn.close();
+    int exitCode = w.process.exitCode().orElse(Integer.MIN_VALUE);
+    w.process.close();
+
+    TaskFuture<?> died = null;
+    List<TaskFuture<?>> orphans = new ArrayList<>();
+    boolean tooManyEarlyDeaths = false;
+    State now;
+    lock.lock();
+    try {
+      workers.remove(w);
+      TaskFuture<?> running = running(w);
+      for (TaskFuture<?> t : w.inflight) {
+        if (t.timer != null) {
+          t.timer.cancel(false);
+          t.timer = null;
+        }
+        if (t.isDone()) {
+          continue;
+        }
+        if (t == running) {
+          died = t;
+        } else {
+          orphans.add(t);
+        }
+      }
+      w.inflight.clear();
+      if (!w.ready && !graceful && (state == State.RUNNING || state == State.SHUTDOWN)) {
+        tooManyEarlyDeaths = ++earlyDeaths >= EARLY_DEATHS_LIMIT;
+      }
+      now = state;
+      if (now == State.RUNNING || now == State.SHUTDOWN) {
+        for (int i = orphans.size() - 1; i >= 0; i--) {
+          TaskFuture<?> t = orphans.get(i);
+          t.worker = null;
+          t.written = false;
+          queue.addFirst(t);
+        }
+        orphans.clear();
+        work.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+    WorkerDiedException death = null;
+    if (!graceful) {
+      death =
+          new WorkerDiedException(
+              "worker "
+                  + w
+                  + (exitCode < 0
+                      ? " was killed by signal " + -exitCode
+                      : " exited with code " + exitCode)
+                  + (exitCode == WorkerMain.OUT_OF_MEMORY_EXIT ? " (out of memory?)" : "")
+                  + " while running the task",
+              w.pid,
+              exitCode);
+    }
+    if (died != null && death != null) {
+      died.completeExceptionally(death);
+    }
+    for (TaskFuture<?> t : orphans) {
+      if (now == State.BROKEN) {
+        t.completeExceptionally(brokenException());
+      } else {
+        t.cancel(false);
+      }
+    }
+    if (tooManyEarlyDeaths) {
+      broken(
+          "the ProcessPool is broken: "
+              + EARLY_DEATHS_LIMIT
+              + " workers in a row died before their initializer finished",
+          death);
+    }
+  }
+
+  private void joinProcess(Worker w) {
+    boolean interrupted = false;
+    for (; ; ) {
+      try {
+        if (!w.process.join(Duration.ofSeconds(10))) {
+          w.kill(); // its connection ended but it lingers: it must not run on
+          continue;
+        }
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private boolean shouldReplace() {
+    lock.lock();
+    try {
+      purgeQueueHead();
+      return state == State.RUNNING || (state == State.SHUTDOWN && !queue.isEmpty());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void slotExited() {
+    List<TaskFuture<?>> left;
+    ScheduledThreadPoolExecutor t;
+    lock.lock();
+    try {
+      if (--liveSlots > 0) {
+        return;
+      }
+      left = new ArrayList<>(queue);
+      queue.clear();
+      t = timers;
+      timers = null;
+    } finally {
+      lock.unlock();
+    }
+    if (t != null) {
+      t.shutdownNow();
+    }
+    for (TaskFuture<?> f : left) {
+      f.cancel(false);
+    }
+    terminated.countDown();
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** The task {@code w} runs now, if the pool can tell: the oldest it was sent, once ready. */
+  private TaskFuture<?> running(Worker w) {
+    TaskFuture<?> head = w.inflight.peekFirst();
+    return head != null && w.ready && head.written ? head : null;
+  }
+
+  /** Starts the time limit of the task {@code w} runs now, if it has one. Under the lock. */
+  private void startHead(Worker w) {
+    TaskFuture<?> head = running(w);
+    if (head == null || head.timeoutNanos <= 0 || head.timer != null || head.isDone()) {
+      return;
+    }
+    if (timers == null) {
+      timers =
+          new ScheduledThreadPoolExecutor(
+              1, r -> Thread.ofPlatform().daemon().name(prefix + "-timer").unstarted(r));
+      timers.setRemoveOnCancelPolicy(true);
+    }
+    head.timer = timers.schedule(() -> timedOut(w, head), head.timeoutNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private void timedOut(Worker w, TaskFuture<?> t) {
+    lock.lock();
+    try {
+      if (running(w) != t || t.isDone()) {
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    t.completeExceptionally(
+        new TimeoutException(
+            "task ran longer than "
+                + Duration.ofNanos(t.timeoutNanos)
+                + "; its worker was stopped"));
+    w.kill();
+  }
+
+  void ready(Worker w) {
+    lock.lock();
+    try {
+      w.ready = true;
+      earlyDeaths = 0;
+      startHead(w);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void initializerFailed(Worker w, Throwable cause) {
+    broken("the ProcessPool is broken: the initializer failed in worker " + w, cause);
+  }
+
+  /** Takes the task {@code w} answered off its list; null if it holds no such task. */
+  TaskFuture<?> answered(Worker w, long id) {
+    lock.lock();
+    try {
+      TaskFuture<?> t = w.inflight.peekFirst();
+      if (t != null && t.id == id) {
+        w.inflight.pollFirst();
+      } else {
+        t = null;
+        for (Iterator<TaskFuture<?>> it = w.inflight.iterator(); it.hasNext(); ) {
+          TaskFuture<?> c = it.next();
+          if (c.id == id) {
+            it.remove();
+            t = c;
+            break;
+          }
+        }
+        if (t == null) {
+          return null;
+        }
+      }
+      if (t.timer != null) {
+        t.timer.cancel(false);
+        t.timer = null;
+      }
+      t.written = true; // answered, so it was delivered
+      startHead(w);
+      work.signalAll();
+      return t;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void workerGone(Worker w) {
+    lock.lock();
+    try {
+      w.dead = true;
+      work.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  boolean closing(Worker w) {
+    lock.lock();
+    try {
+      return w.closing;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void cancelled(TaskFuture<?> t, boolean mayInterrupt) {
+    Worker kill = null;
+    lock.lock();
+    try {
+      Worker w = t.worker;
+      if (w == null) {
+        return; // queued: the slot that takes it skips it
+      }
+      if (t.timer != null) {
+        t.timer.cancel(false);
+        t.timer = null;
+      }
+      if (running(w) == t) {
+        if (mayInterrupt) {
+          kill = w;
+        }
+      } else if (w.inflight.contains(t)) {
+        w.cancels.add(t.id);
+        work.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (kill != null) {
+      kill.kill();
+    }
+  }
+
+  private RejectedExecutionException brokenException() {
+    lock.lock();
+    try {
+      return new RejectedExecutionException(brokenMessage, brokenCause);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void broken(String message, Throwable cause) {
+    List<TaskFuture<?>> fail = new ArrayList<>();
+    List<Worker> kill;
+    lock.lock();
+    try {
+      if (state == State.BROKEN || state == State.STOPPED) {
+        return;
+      }
+      state = State.BROKEN;
+      brokenMessage = message;
+      brokenCause = cause;
+      for (TaskFuture<?> t : queue) {
+        if (!t.isDone()) {
+          fail.add(t);
+        }
+      }
+      queue.clear();
+      for (Worker w : workers) {
+        for (TaskFuture<?> t : w.inflight) {
+          if (!t.isDone()) {
+            fail.add(t);
+          }
+        }
+      }
+      kill = List.copyOf(workers);
+      work.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    for (TaskFuture<?> t : fail) {
+      t.completeExceptionally(new RejectedExecutionException(message, cause));
+    }
+    for (Worker w : kill) {
+      w.kill();
+    }
+  }
+}
