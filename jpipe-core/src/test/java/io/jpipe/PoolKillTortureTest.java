@@ -76,11 +76,19 @@ class PoolKillTortureTest {
 
   @Test
   void everyTaskEndsExactlyOnceUnderRandomSigkills() throws Exception {
+    long t0 = System.nanoTime();
     Random random = new Random(SEED);
     List<Long> seen = new ArrayList<>();
     try (SharedMemory counters = SharedMemory.create((long) TASKS * 4)) {
       try {
-        ProcessPool pool = ProcessPool.builder().workers(2).name("torture").start();
+        // Replacing 20 workers is most of the test's time: C1 only boots a worker JVM with less
+        // CPU (what is tested does not depend on the JIT)
+        ProcessPool pool =
+            ProcessPool.builder()
+                .workers(2)
+                .name("torture")
+                .jvmOptions("-XX:TieredStopAtLevel=1")
+                .start();
         Set<Long> allPids = new HashSet<>(pool.workerPids());
         int kills;
         List<Job> jobs = new ArrayList<>();
@@ -127,14 +135,15 @@ class PoolKillTortureTest {
           MemorySegment runs = counters.segment();
           for (int i = 0; i < TASKS; i++) {
             Future<Long> f = futures.get(i);
-            int started = (int) COUNTER.getVolatile(runs, (long) i * 4);
             try {
               long v = f.get(2, TimeUnit.MINUTES);
+              int started = (int) COUNTER.getVolatile(runs, (long) i * 4);
               assertEquals(expected(jobs.get(i)), v, "task " + i);
               assertEquals(
                   1, started, "task " + i + " returned after starting " + started + " times");
             } catch (ExecutionException e) {
               failures++;
+              int started = (int) COUNTER.getVolatile(runs, (long) i * 4);
               if (!(e.getCause() instanceof WorkerDiedException died)) {
                 throw new AssertionError("task " + i + " failed with something else", e);
               }
@@ -159,8 +168,8 @@ class PoolKillTortureTest {
           TestSupport.eventually("2 workers", () -> pool.workerPids().size() == 2);
           allPids.addAll(pool.workerPids());
           System.err.printf(
-              "PoolKillTortureTest: %d kills sent, %d of %d tasks failed, %d workers in all%n",
-              kills, failures, TASKS, allPids.size());
+              "PoolKillTortureTest: %d kills sent, %d of %d tasks failed, %d workers in all, %.1f s%n",
+              kills, failures, TASKS, allPids.size(), (System.nanoTime() - t0) / 1e9);
         } finally {
           pool.shutdownNow();
           assertTrue(
