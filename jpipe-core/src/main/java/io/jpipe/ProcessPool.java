@@ -187,8 +187,8 @@ public final class ProcessPool implements ExecutorService {
 
     /**
      * Code each worker runs once, before its first task (CPython's {@code initializer}). If it
-     * throws, or the worker dies in it, the pool is <em>broken</em>: it does not start another
-     * worker, every task not yet done fails with a {@link
+     * throws, or three workers in a row die in it, the pool is <em>broken</em>: it does not start
+     * another worker, every task not yet done fails with a {@link
      * java.util.concurrent.RejectedExecutionException} whose cause is the initializer's exception,
      * and so does every later submission (as CPython's {@code BrokenProcessPool}).
      *
@@ -258,7 +258,10 @@ public final class ProcessPool implements ExecutorService {
     }
 
     /**
-     * Starts the workers, all at once, and returns when they all run.
+     * Starts the workers, all at once, and returns when they all run and have run the {@linkplain
+     * #initializer initializer}. A pool whose initializer failed is returned broken: its {@code
+     * submit} throws {@link java.util.concurrent.RejectedExecutionException} with the initializer's
+     * exception as the cause.
      *
      * @return the pool
      * @throws ProcessStartException if a worker cannot start (the others are stopped)

@@ -22,6 +22,10 @@ final class PoolTasks {
     return ProcessHandle.current().pid();
   }
 
+  static long pidOf(int ignored) {
+    return ProcessHandle.current().pid();
+  }
+
   static String name() {
     return ChildProcess.currentName();
   }

@@ -41,7 +41,10 @@ public final class Dispatcher {
   /** How many tasks a worker is sent ahead of their results. */
   static final int WINDOW = 32;
 
-  /** How many workers in a row may die before running their initializer: then the pool breaks. */
+  /**
+   * How many workers in a row may die before running their initializer, or fail to start, before
+   * the pool breaks.
+   */
   static final int EARLY_DEATHS_LIMIT = 3;
 
   private static final AtomicInteger POOLS = new AtomicInteger();
@@ -119,16 +122,13 @@ public final class Dispatcher {
           .name(d.prefix + "-slot-" + i)
           .start(() -> d.slot(started, failure));
     }
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        started.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
+    boolean interrupted = Thread.interrupted();
+    Uninterruptibly.await(started::await);
+    interrupted |= Thread.interrupted();
     Throwable f = failure.get();
+    if (f == null && !interrupted) {
+      d.awaitReady();
+    }
     if (f != null || interrupted) {
       d.shutdownNow();
       d.awaitTerminationUninterruptibly();
@@ -418,19 +418,29 @@ public final class Dispatcher {
     return terminated.await(timeout, unit);
   }
 
-  private void awaitTerminationUninterruptibly() {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        terminated.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
+  /** Waits until every worker has run its initializer, or the pool is no longer running. */
+  private void awaitReady() {
+    lock.lock();
+    try {
+      for (; ; ) {
+        int ready = 0;
+        for (Worker w : workers) {
+          if (w.ready && !w.dead) {
+            ready++;
+          }
+        }
+        if (ready >= settings.workers() || state != State.RUNNING) {
+          return;
+        }
+        work.awaitUninterruptibly();
       }
+    } finally {
+      lock.unlock();
     }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+  }
+
+  private void awaitTerminationUninterruptibly() {
+    Uninterruptibly.await(terminated::await);
   }
 
   // ---------------------------------------------------------------- a slot
@@ -446,10 +456,17 @@ public final class Dispatcher {
           if (first) {
             failure.compareAndSet(null, e);
             started.countDown();
-          } else {
-            broken("the ProcessPool is broken: it could not start a worker to replace one", e);
+            return;
           }
-          return;
+          if (launchFailed()) {
+            broken(
+                "the ProcessPool is broken: "
+                    + EARLY_DEATHS_LIMIT
+                    + " workers in a row could not start",
+                e);
+            return;
+          }
+          continue; // try again
         }
         if (first) {
           first = false;
@@ -492,6 +509,16 @@ public final class Dispatcher {
     } catch (IOException | RuntimeException | Error e) {
       pipe.close();
       throw e;
+    }
+  }
+
+  /** Counts a replacement that could not start; true when the pool should break. */
+  private boolean launchFailed() {
+    lock.lock();
+    try {
+      return ++earlyDeaths >= EARLY_DEATHS_LIMIT || state == State.STOPPED;
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -569,7 +596,11 @@ public final class Dispatcher {
         sent = false; // it died, or its connection broke: kill it, its end of file follows
         w.kill();
       }
-      if (sent && !batch.isEmpty()) {
+      if (!sent) {
+        awaitDeath(w);
+        return;
+      }
+      if (!batch.isEmpty()) {
         lock.lock();
         try {
           for (TaskFuture<?> t : batch) {
@@ -580,6 +611,17 @@ public final class Dispatcher {
           lock.unlock();
         }
       }
+    }
+  }
+
+  private void awaitDeath(Worker w) {
+    lock.lock();
+    try {
+      while (!w.dead) {
+        work.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -684,21 +726,12 @@ public final class Dispatcher {
   }
 
   private void joinProcess(Worker w) {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        if (!w.process.join(Duration.ofSeconds(10))) {
-          w.kill(); // its connection ended but it lingers: it must not run on
-          continue;
-        }
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Uninterruptibly.await(
+        () -> {
+          while (!w.process.join(Duration.ofSeconds(10))) {
+            w.kill(); // its connection ended but it lingers: it must not run on
+          }
+        });
   }
 
   private boolean shouldReplace() {
@@ -781,6 +814,7 @@ public final class Dispatcher {
       w.ready = true;
       earlyDeaths = 0;
       startHead(w);
+      work.signalAll();
     } finally {
       lock.unlock();
     }

@@ -61,18 +61,7 @@ final class Worker {
   }
 
   void joinReader() {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        reader.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Uninterruptibly.await(reader::join);
   }
 
   /** Writes tasks and cancellations as one message (the slot thread, outside the lock). */

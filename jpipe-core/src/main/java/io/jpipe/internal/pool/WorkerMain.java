@@ -49,7 +49,18 @@ public final class WorkerMain {
    * @throws IOException if the connection fails (then the worker exits)
    */
   public static void run(Connection conn, WorkerConfig config) throws IOException {
-    WorkerMain w = new WorkerMain(conn);
+    try {
+      new WorkerMain(conn).work(config);
+    } catch (StreamCorruptedException e) {
+      throw e; // a bug: say so on stderr
+    } catch (IOException e) {
+      // The parent closed its end (it shut the pool down, or no longer needs this worker) or is
+      // gone: nobody is left to answer, so exit quietly.
+    }
+  }
+
+  private void work(WorkerConfig config) throws IOException {
+    WorkerMain w = this;
     if (config.initializer() != null) {
       try {
         config.initializer().run();
