@@ -102,6 +102,15 @@ import org.junit.jupiter.api.Test;
  *   <li>{@code test_free_reference_yielded_future}, {@code test_correct_timeout_exception_msg}:
  *       about CPython's {@code as_completed} generator itself, not the executor.
  *   <li>{@code _TestInitializers.test_manager_initializer}: managers.
+ *   <li>{@code WaitTests.test_first_completed_some_already_completed}, {@code
+ *       test_first_exception_some_already_complete}, {@code
+ *       test_first_exception_one_already_failed} and the pre-made futures mixed into the other wait
+ *       and {@code as_completed} tests: they are futures built in a given state ({@code
+ *       create_future}), not the executor's.
+ *   <li>The rest of test_future.py: CPython's {@code Future} class itself; the pool's futures are
+ *       {@link java.util.concurrent.CompletableFuture}s ({@code test_cancel} is ported).
+ *   <li>The thread-pool-only cases ({@code test_pending_calls_race}, {@code
+ *       test_cancel_futures_wait_false}, {@code test_threads_terminate}, thread names).
  * </ul>
  */
 class CPythonPoolPortTest {
