@@ -2,27 +2,24 @@ package io.jpipe;
 
 import io.jpipe.internal.io.Durations;
 import io.jpipe.internal.io.FdChannel;
-import io.jpipe.internal.io.Fds;
-import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.jfr.Jfr;
-import io.jpipe.internal.posix.Errno;
-import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
-import io.jpipe.internal.posix.Native;
-import io.jpipe.internal.spawn.ChildLauncher;
-import java.io.EOFException;
+import io.jpipe.internal.spawn.ChildHandle;
+import io.jpipe.internal.spawn.ChildrenAtExit;
+import io.jpipe.internal.spawn.Launcher;
+import io.jpipe.internal.spawn.StartHandshake;
 import java.io.IOException;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalInt;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -189,10 +186,11 @@ public final class ChildProcess {
    *       waits on a private socketpair (which no other process can reach); {@link #start()} only
    *       hands it the task and the connection ends, so the child runs within milliseconds
    *       (CPython's {@code forkserver}). Taking a spare starts its replacement in the background;
-   *       the spare is created on first use, or ahead of time by {@link #prestartWarm}. With no
-   *       spare ready, {@link #start()} does not wait for one: it spawns the child, as {@link
-   *       #SPAWN} does, and a spare boots once warm starts pause. An idle spare costs one idle
-   *       JVM's memory, and exits with its parent.
+   *       the spare is created on first use, or ahead of time by {@link #prestartWarm}, which can
+   *       also keep several (for children started back to back). With no spare ready, {@link
+   *       #start()} does not wait for one: it spawns the child, as {@link #SPAWN} does, and a spare
+   *       boots once warm starts pause. An idle spare costs one idle JVM's memory (about 80 MB of
+   *       RSS), and exits with its parent.
    * </ul>
    */
   public enum StartMethod {
@@ -225,8 +223,31 @@ public final class ChildProcess {
    * @return whether a ready spare is waiting now
    */
   public static boolean prestartWarm(Duration wait, String... jvmOptions) {
-    return io.jpipe.internal.spawn.WarmPool.awaitSpare(
-        List.of(jvmOptions), Math.max(0, Durations.toNanos(wait)));
+    return prestartWarm(1, wait, jvmOptions);
+  }
+
+  /**
+   * Keeps {@code spares} warm spares ready for children with these JVM options, from now on, and
+   * waits up to {@code wait} until that many are ready, so that as many {@link StartMethod#WARM}
+   * children started back to back (the workers of a pool, say) all start warm. Each spare taken is
+   * replaced in the background once warm starts pause (see {@link StartMethod#WARM}). The number
+   * only grows: a later call with a smaller one keeps the larger; {@link #prestartWarm(Duration,
+   * String...)} is this call with one spare.
+   *
+   * <p>Each spare is an idle JVM that has booted and warmed up: about 80 MB of resident memory
+   * (measured with jpipe's default options), so 64 spares, the most allowed, hold about 5 GB; an
+   * idle spare uses no CPU. Keep only as many as children will come. Spares exit with this JVM,
+   * even if it is killed.
+   *
+   * @param spares how many spares to keep ready, 1 to 64
+   * @param wait the longest wait; zero for none (the spares boot in the background)
+   * @param jvmOptions the options the children will have
+   * @return whether {@code spares} ready spares are waiting now
+   * @throws IllegalArgumentException if {@code spares} is not between 1 and 64
+   */
+  public static boolean prestartWarm(int spares, Duration wait, String... jvmOptions) {
+    return Launcher.warm()
+        .prestart(spares, List.of(jvmOptions), Math.max(0, Durations.toNanos(wait)));
   }
 
   /**
@@ -241,12 +262,14 @@ public final class ChildProcess {
    * @return whether children with these options now boot from a cache
    */
   public static boolean prepareSpawn(Duration wait, String... jvmOptions) {
-    return ChildLauncher.prepareAotCache(List.of(jvmOptions), Durations.toNanos(wait));
+    return Launcher.spawn().prepare(List.of(jvmOptions), Durations.toNanos(wait));
   }
 
   private static final AtomicInteger COUNTER = new AtomicInteger();
-  private static final Set<ChildProcess> LIVE = ConcurrentHashMap.newKeySet();
-  private static boolean hookInstalled;
+
+  /** Where the actions that depend on {@link #onExit()} run: never on the reaper's thread. */
+  private static final Executor ON_EXIT =
+      task -> Thread.ofVirtual().name("jpipe-on-exit").start(task);
 
   private final Object target;
   private final Object[] args;
@@ -256,13 +279,11 @@ public final class ChildProcess {
   private Duration startTimeout = Duration.ofSeconds(120);
   private StartMethod startMethod = defaultStartMethod;
 
-  // Guarded by this until started; then written once by start() and the reaper.
-  private volatile boolean started;
-  private volatile int pid;
-  private volatile FdChannel pidfd;
-  private volatile int exitCode = Integer.MIN_VALUE;
-  private volatile long startedNanos; // System.nanoTime() at launch, for the JFR exit event
-  private final CountDownLatch exited = new CountDownLatch(1);
+  // Written once, by start(), under this.
+  private volatile ChildHandle child;
+
+  /** Completed, on the reaper's thread, once the child has exited and its exit is recorded. */
+  private final CompletableFuture<ChildProcess> exited = new CompletableFuture<>();
 
   private ChildProcess(Object target, Object... args) {
     this.target = Objects.requireNonNull(target, "target");
@@ -459,93 +480,31 @@ public final class ChildProcess {
     Object jfr = Jfr.childStartBegin();
     // Launch first: if it throws (a target that will not serialize, a failed spawn), this
     // object stays unstarted and start() may be called again.
-    ChildLauncher.Launched launched =
-        ChildLauncher.launch(
-            name,
-            daemon,
-            target,
-            args,
-            jvmOptions,
-            startMethod == StartMethod.WARM,
-            Durations.toNanos(startTimeout));
-    pid = launched.pid();
-    pidfd = launched.pidfd();
-    startedNanos = System.nanoTime();
-    started = true;
-    installHook();
-    LIVE.add(this);
-    launched.exit().listen(this::exited);
-    awaitReady(launched.status());
+    Launcher.Launched launched;
+    try (Launcher.Task task = Launcher.Task.encode(name, daemon, target, args, jvmOptions)) {
+      launched = Launcher.of(startMethod).launch(task, Durations.toNanos(startTimeout));
+    }
+    ChildHandle c = launched.child();
+    long startedNanos = System.nanoTime();
+    child = c;
+    ChildrenAtExit.track(c, daemon);
+    c.exit()
+        .thenRun(
+            () -> {
+              try { // before join() can return: a test reads it
+                Jfr.childExited(name, c.pid(), c.exit().join(), startedNanos);
+              } finally { // whatever the hook throws, join() returns
+                exited.complete(this);
+              }
+            });
+    StartHandshake.await(launched, name, startTimeout);
     // What happened, not what was asked: a WARM start with no spare ready is spawned.
     Jfr.childStarted(
         jfr,
         name,
         (launched.fromSpare() ? StartMethod.WARM : StartMethod.SPAWN).name(),
-        pid,
+        c.pid(),
         target);
-  }
-
-  private void awaitReady(Connection status) throws IOException {
-    try (status) {
-      if (!status.poll(startTimeout)) {
-        kill();
-        joinQuietly();
-        throw new ProcessStartException(
-            name + ": the child JVM did not start within " + startTimeout + "; killed it", -9);
-      }
-      byte[] message;
-      try {
-        message = status.recvBytes();
-      } catch (EOFException | java.net.SocketException e) {
-        // End of file, or a reset: the child's JVM died before running its target.
-        joinQuietly();
-        throw new ProcessStartException(
-            name
-                + ": the child JVM exited with code "
-                + exitCode
-                + " before running its target (its stderr says why)",
-            exitCode);
-      } catch (IOException e) {
-        // A garbled status message: whatever that child is, it must not run on.
-        kill();
-        joinQuietly();
-        throw new ProcessStartException(
-            name + ": the child JVM sent a bad start status (" + e + "); killed it", exitCode);
-      }
-      if (message.length > 0) {
-        joinQuietly();
-        throw new ProcessStartException(
-            name
-                + ": the child JVM could not decode its task:\n"
-                + new String(message, StandardCharsets.UTF_8),
-            exitCode);
-      }
-    }
-  }
-
-  private void joinQuietly() {
-    boolean interrupted = false;
-    for (; ; ) {
-      try {
-        exited.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private void exited(int code) {
-    try {
-      Jfr.childExited(name, pid, code, startedNanos); // before join() can return: a test reads it
-    } finally { // whatever the hook throws, join() returns
-      exitCode = code;
-      LIVE.remove(this);
-      exited.countDown();
-    }
   }
 
   /**
@@ -556,7 +515,11 @@ public final class ChildProcess {
    */
   public void join() throws InterruptedException {
     checkStarted("join");
-    exited.await();
+    try {
+      exited.get();
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e); // never: the future only completes normally
+    }
   }
 
   /**
@@ -569,7 +532,35 @@ public final class ChildProcess {
    */
   public boolean join(Duration timeout) throws InterruptedException {
     checkStarted("join");
-    return exited.await(Math.max(0, Durations.toNanos(timeout)), TimeUnit.NANOSECONDS);
+    try {
+      exited.get(Math.max(0, Durations.toNanos(timeout)), TimeUnit.NANOSECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      return false;
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e); // never: the future only completes normally
+    }
+  }
+
+  /**
+   * A future that completes with this object once the child has exited and been reaped ({@link
+   * java.lang.Process#onExit()}'s counterpart); {@link #exitCode()} is then present: {@code -9}
+   * after {@link #kill()}, and so on. Each call returns a new future, so completing or cancelling
+   * one changes nothing else. Actions that depend on it run on a virtual thread of jpipe's (or in
+   * the caller, when added after the exit), never on the thread that reaps children: they may
+   * block.
+   *
+   * <p>Only a started child has an exit: for a child whose {@link #start()} has not been called, or
+   * threw before the child JVM got its task (this object then stays unstarted), this throws, as
+   * {@link #join()} does. A child whose start failed after its JVM got the task has exited, and its
+   * future is complete.
+   *
+   * @return the future
+   * @throws IllegalStateException if not started
+   */
+  public CompletableFuture<ChildProcess> onExit() {
+    checkStarted("wait for the exit of");
+    return exited.thenApplyAsync(p -> p, ON_EXIT);
   }
 
   /**
@@ -578,7 +569,8 @@ public final class ChildProcess {
    * @return true while it runs
    */
   public boolean isAlive() {
-    return started && exited.getCount() > 0;
+    ChildHandle c = child;
+    return c != null && !c.hasExited();
   }
 
   /**
@@ -588,7 +580,8 @@ public final class ChildProcess {
    * @return the exit code, or empty while the child runs (or before it starts)
    */
   public OptionalInt exitCode() {
-    return exited.getCount() == 0 ? OptionalInt.of(exitCode) : OptionalInt.empty();
+    ChildHandle c = child;
+    return c != null && c.hasExited() ? OptionalInt.of(c.exit().join()) : OptionalInt.empty();
   }
 
   /**
@@ -598,7 +591,8 @@ public final class ChildProcess {
    * @throws IOException if the signal cannot be sent
    */
   public void terminate() throws IOException {
-    signal(Linux.SIGTERM);
+    checkStarted("signal");
+    child.signal(Linux.SIGTERM);
   }
 
   /**
@@ -608,26 +602,8 @@ public final class ChildProcess {
    * @throws IOException if the signal cannot be sent
    */
   public void kill() throws IOException {
-    signal(Linux.SIGKILL);
-  }
-
-  private void signal(int sig) throws IOException {
     checkStarted("signal");
-    FdChannel ch = pidfd;
-    if (exited.getCount() == 0 || !ch.tryAcquire()) {
-      return;
-    }
-    try {
-      Scratch s = Scratch.get();
-      if (Libc.pidfdSendSignal(s.errno, ch.fd(), sig) != 0) {
-        int errno = Native.errno(s.errno);
-        if (errno != Linux.ESRCH) {
-          throw Errno.exception("pidfd_send_signal", errno);
-        }
-      }
-    } finally {
-      ch.release();
-    }
+    child.signal(Linux.SIGKILL);
   }
 
   /**
@@ -638,7 +614,7 @@ public final class ChildProcess {
    */
   public long pid() {
     checkStarted("pid");
-    return pid;
+    return child.pid();
   }
 
   /**
@@ -650,7 +626,7 @@ public final class ChildProcess {
    */
   public int sentinel() {
     checkStarted("sentinel");
-    FdChannel ch = pidfd;
+    FdChannel ch = child.pidfd();
     if (ch.isClosed()) {
       throw new IllegalStateException("the process is closed");
     }
@@ -659,7 +635,7 @@ public final class ChildProcess {
 
   FdChannel sentinelChannel() {
     checkStarted("sentinel");
-    return pidfd;
+    return child.pidfd();
   }
 
   /**
@@ -672,60 +648,35 @@ public final class ChildProcess {
     if (isAlive()) {
       throw new IllegalStateException("cannot close a process while it is still running");
     }
-    FdChannel ch = pidfd;
-    if (ch != null) {
-      Fds.closeQuietly(ch);
+    ChildHandle c = child;
+    if (c != null) {
+      c.close();
     }
   }
 
   @Override
   public String toString() {
+    ChildHandle c = child;
     String state;
-    if (!started) {
+    if (c == null) {
       state = "initial";
-    } else if (exited.getCount() > 0) {
-      state = "started, pid=" + pid;
+    } else if (!c.hasExited()) {
+      state = "started, pid=" + c.pid();
     } else {
-      state = "stopped, pid=" + pid + ", exitcode=" + exitCode;
+      state = "stopped, pid=" + c.pid() + ", exitcode=" + c.exit().join();
     }
     return "ChildProcess[" + name + ", " + state + (daemon ? ", daemon]" : "]");
   }
 
   private void checkNotStarted() {
-    if (started) {
+    if (child != null) {
       throw new IllegalStateException("cannot start a process twice: " + name);
     }
   }
 
   private void checkStarted(String what) {
-    if (!started) {
+    if (child == null) {
       throw new IllegalStateException("can only " + what + " a started process: " + name);
     }
-  }
-
-  /** As CPython's atexit handler: terminate daemon children, then wait for all children. */
-  private static synchronized void installHook() {
-    if (hookInstalled) {
-      return;
-    }
-    hookInstalled = true;
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  for (ChildProcess p : List.copyOf(LIVE)) {
-                    if (p.daemon) {
-                      try {
-                        p.terminate();
-                      } catch (IOException | RuntimeException e) {
-                        // it is exiting anyway
-                      }
-                    }
-                  }
-                  for (ChildProcess p : List.copyOf(LIVE)) {
-                    p.joinQuietly();
-                  }
-                },
-                "jpipe-children-exit"));
   }
 }

@@ -3,6 +3,7 @@ package io.jpipe;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -63,6 +66,45 @@ class ChildProcessTest {
     k.kill();
     k.join();
     assertEquals(-9, k.exitCode().orElseThrow());
+  }
+
+  private static ChildProcess await(CompletableFuture<ChildProcess> exit) throws Exception {
+    return exit.get(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Test
+  void onExitCompletesOnceTheChildIsReapedWithItsExitCode() throws Exception {
+    ChildProcess normal = ChildProcess.of(Children::exitWith, 3);
+    assertThrows(IllegalStateException.class, normal::onExit, "only a started child has an exit");
+    normal.start();
+    assertSame(normal, await(normal.onExit()));
+    assertEquals(3, normal.exitCode().orElseThrow(), "the exit code is there when it completes");
+    assertFalse(normal.isAlive());
+
+    ChildProcess killed = ChildProcess.of(Children::sleepMillis, 600_000);
+    killed.start();
+    CompletableFuture<ChildProcess> exit = killed.onExit();
+    assertFalse(exit.isDone(), "the child sleeps for ten minutes");
+    killed.kill();
+    assertEquals(-9, await(exit).exitCode().orElseThrow());
+    assertEquals(-9, await(killed.onExit()).exitCode().orElseThrow(), "after the exit too");
+  }
+
+  @Test
+  void onExitFuturesAreIndependentAndTheirActionsMayBlock() throws Exception {
+    ChildProcess a = ChildProcess.of(Children::sleepMillis, 600_000);
+    ChildProcess b = ChildProcess.of(Children::sleepMillis, 600_000);
+    a.start();
+    b.start();
+    assertTrue(a.onExit().cancel(true), "a future of one's own");
+    assertTrue(a.isAlive(), "cancelling it changes nothing");
+    // An action that waits for b's exit: run where children are reaped, it would stop b's reaping.
+    CompletableFuture<Integer> afterBoth =
+        a.onExit().thenApply(p -> b.onExit().join().exitCode().orElseThrow());
+    a.kill();
+    a.join();
+    b.kill();
+    assertEquals(-9, afterBoth.get(TestSupport.PATIENCE.toMillis(), TimeUnit.MILLISECONDS));
   }
 
   @Test

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.WarmPool;
+import io.jpipe.internal.spawn.Launcher;
 import io.jpipe.net.Address;
 import io.jpipe.net.AuthenticationException;
 import io.jpipe.net.Client;
@@ -41,7 +41,7 @@ class JfrEventsTest {
 
   @AfterEach
   void noChildLeft() throws InterruptedException {
-    WarmPool.shutdown(); // the spare booted for the WARM child, before the check
+    Launcher.warm().closePool(); // the spare booted for the WARM child, before the check
     TestSupport.assertNoChildren();
   }
 

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.WarmPool;
+import io.jpipe.internal.spawn.Launcher;
 import java.io.ByteArrayOutputStream;
 import java.io.NotSerializableException;
 import java.io.ObjectOutputStream;
@@ -140,7 +140,7 @@ class SharedValuesTest {
         assertEquals(3, shm.segment().get(JAVA_LONG, 0));
       } finally {
         shm.unlink();
-        WarmPool.shutdown(); // before the check that no child is left
+        Launcher.warm().closePool(); // before the check that no child is left
       }
     }
   }

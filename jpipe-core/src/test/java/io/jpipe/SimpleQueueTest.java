@@ -184,7 +184,7 @@ class SimpleQueueTest {
       assertEquals(0, c.exitCode().orElseThrow());
       assertEquals(0, p.exitCode().orElseThrow());
     } finally {
-      io.jpipe.internal.spawn.WarmPool.shutdown(); // before the check that no child is left
+      io.jpipe.internal.spawn.Launcher.warm().closePool(); // before the check that no child is left
     }
   }
 

@@ -2,7 +2,7 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.WarmPool;
+import io.jpipe.internal.spawn.Launcher;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,6 +20,6 @@ class WarmCPythonProcessPortTest extends CPythonProcessPortTest {
   @AfterEach
   void cold() {
     ChildProcess.setDefaultStartMethod(ChildProcess.StartMethod.SPAWN);
-    WarmPool.shutdown();
+    Launcher.warm().closePool();
   }
 }

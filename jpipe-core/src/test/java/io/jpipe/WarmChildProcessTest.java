@@ -2,7 +2,7 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.WarmPool;
+import io.jpipe.internal.spawn.Launcher;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -20,11 +20,11 @@ class WarmChildProcessTest extends ChildProcessTest {
   @AfterEach
   void cold() {
     ChildProcess.setDefaultStartMethod(ChildProcess.StartMethod.SPAWN);
-    WarmPool.shutdown(); // before the check that no child is left
+    Launcher.warm().closePool(); // before the check that no child is left
   }
 
   @Override
   void quiesce() {
-    WarmPool.shutdown();
+    Launcher.warm().closePool();
   }
 }

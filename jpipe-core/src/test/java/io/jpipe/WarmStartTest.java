@@ -2,9 +2,10 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.WarmPool;
+import io.jpipe.internal.spawn.Launcher;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class WarmStartTest {
   @AfterEach
   void noSpareLeft() throws InterruptedException {
-    WarmPool.shutdown();
+    Launcher.warm().closePool();
     TestSupport.assertNoChildren();
   }
 
@@ -72,8 +73,46 @@ class WarmStartTest {
         assertTrue(child.join(TestSupport.PATIENCE), "the child exited");
         assertEquals(0, child.exitCode().orElseThrow());
       }
-      WarmPool.shutdown(); // the spare that boots after a start
+      Launcher.warm().closePool(); // the spare that boots after a start
     }
+  }
+
+  @Test
+  void nPrestartedSparesServeNWarmStartsBackToBackAndAreReplaced() throws Exception {
+    int n = 3;
+    assertTrue(ChildProcess.prestartWarm(n, Duration.ofMinutes(3)), n + " spares are ready");
+    List<Pipe> pipes = new ArrayList<>();
+    List<ChildProcess> children = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        Pipe pipe = Pipe.open();
+        pipes.add(pipe);
+        ChildProcess child =
+            ChildProcess.of(Children::waitForMessage, pipe.conn2())
+                .startMethod(ChildProcess.StartMethod.WARM);
+        child.start();
+        children.add(child);
+        assertTrue(isSpare(child), "warm start " + i + " of " + n + " took a spare");
+      }
+      for (int i = 0; i < n; i++) {
+        pipes.get(i).conn1().send("go");
+        assertTrue(children.get(i).join(TestSupport.PATIENCE), "the child exited");
+        assertEquals(0, children.get(i).exitCode().orElseThrow());
+      }
+    } finally {
+      for (Pipe pipe : pipes) {
+        pipe.close();
+      }
+    }
+    // The spares taken boot again in the background, once the starts have paused.
+    TestSupport.eventually(n + " replacement spares", () -> TestSupport.children().size() >= n);
+  }
+
+  @Test
+  void theNumberOfSparesIsBounded() {
+    assertThrows(IllegalArgumentException.class, () -> ChildProcess.prestartWarm(0, Duration.ZERO));
+    assertThrows(
+        IllegalArgumentException.class, () -> ChildProcess.prestartWarm(65, Duration.ZERO));
   }
 
   @Test

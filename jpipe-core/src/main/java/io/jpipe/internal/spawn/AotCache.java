@@ -23,11 +23,11 @@ import java.util.concurrent.TimeUnit;
  * run, so a child boots in a fraction of the time.
  *
  * <p>Created automatically: the first child started without a cache triggers a training run in the
- * background ({@link AotTraining} with {@code -XX:AOTCacheOutput}); later children use the cache.
- * Never stale: the cache's file name is a hash of everything it depends on (the JDK build, every
- * class and module path entry with its size and modification time, the JVM options), so a rebuilt
- * jar or another option simply means another cache. The JVM only accepts a class path of jar files
- * for an AOT cache, so with directories on it (an IDE, Maven's tests) no cache is used.
+ * background ({@link Warmup} with {@code -XX:AOTCacheOutput}); later children use the cache. Never
+ * stale: the cache's file name is a hash of everything it depends on (the JDK build, every class
+ * and module path entry with its size and modification time, the JVM options), so a rebuilt jar or
+ * another option simply means another cache. The JVM only accepts a class path of jar files for an
+ * AOT cache, so with directories on it (an IDE, Maven's tests) no cache is used.
  *
  * <p>Caches live in the first of: {@code -Djpipe.aot.dir=DIR}; {@code $JPIPE_CACHE_DIR/aot}; {@code
  * $XDG_CACHE_HOME/jpipe/aot}; {@code ~/.cache/jpipe/aot} (created private to the user). {@code
@@ -305,7 +305,7 @@ final class AotCache {
     parts.add(FORMAT);
     parts.add(System.getProperty("java.home"));
     parts.add(System.getProperty("java.vm.version"));
-    parts.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    parts.addAll(ChildJvm.DEFAULT_JVM_OPTIONS);
     parts.addAll(jvmOptions);
     parts.addAll(ChildJvm.modulePathOptions());
     parts.addAll(ChildJvm.parentOptions());
@@ -372,12 +372,12 @@ final class AotCache {
     cmd.add(tmp.toString());
     cmd.add(cache.toString());
     cmd.add(marker.toString());
-    cmd.add(ChildLauncher.javaExecutable());
-    cmd.addAll(ChildLauncher.DEFAULT_JVM_OPTIONS);
+    cmd.add(ChildJvm.javaExecutable());
+    cmd.addAll(ChildJvm.DEFAULT_JVM_OPTIONS);
     cmd.addAll(ChildJvm.standard().options()); // as a child's: the JVM checks they match
     cmd.addAll(jvmOptions);
     cmd.add("-XX:AOTCacheOutput=" + tmp);
-    cmd.addAll(ChildJvm.main(AotTraining.class));
+    cmd.addAll(ChildJvm.main(Warmup.class));
     new ProcessBuilder(cmd)
         .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)

@@ -32,7 +32,7 @@ import java.util.Set;
  *          | 2 lock: int index | 3 string: int n, n UTF-8 bytes | 4 int | 5 long | 6 boolean
  *          | 7 double | 9 serialized object
  * codec:  0 (the default Java serialization codec) | 1, serialized codec
- * serialized object: int n, n bytes of Java serialization (SpawnOutput: placeholders inside)
+ * serialized object: int n, n bytes of Java serialization (Inheritance.Output: placeholders inside)
  * </pre>
  */
 final class BootstrapCodec {
@@ -170,7 +170,7 @@ final class BootstrapCodec {
   private static void serialized(
       DataOutputStream out, Object o, Inheritance inh, Set<Class<?>> classes) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (SpawnOutput s = new SpawnOutput(bytes, inh, classes)) {
+    try (Inheritance.Output s = new Inheritance.Output(bytes, inh, classes)) {
       s.writeObject(o);
     }
     out.writeInt(bytes.size());
@@ -237,8 +237,19 @@ final class BootstrapCodec {
       throws IOException, ClassNotFoundException {
     byte[] bytes = new byte[in.readInt()];
     in.readFully(bytes);
-    try (SpawnInput s = new SpawnInput(new ByteArrayInputStream(bytes), revival)) {
+    try (Revival.Input s = new Revival.Input(new ByteArrayInputStream(bytes), revival)) {
       return s.readObject();
     }
   }
+
+  /**
+   * What a child JVM needs to become the child, as {@link BootstrapCodec} reads it.
+   *
+   * @param name the process name
+   * @param daemon whether the child dies with its parent
+   * @param parentPid the parent's pid, for the daemon child's watch
+   * @param target the task: a {@link Targets.StaticMethod} or a functional interface
+   * @param args the task's arguments, connections and locks among them live
+   */
+  record Bootstrap(String name, boolean daemon, long parentPid, Object target, Object[] args) {}
 }

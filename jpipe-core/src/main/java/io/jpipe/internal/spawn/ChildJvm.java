@@ -245,6 +245,41 @@ final class ChildJvm {
   }
 
   /**
+   * Options every child JVM gets before the user's (which come after, so they win): the serial
+   * collector (a small heap starts and idles cheaper), and no performance-data file (it costs
+   * start-up time and is left in /tmp/hsperfdata_USER when a child is killed).
+   */
+  static final List<String> DEFAULT_JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-XX:-UsePerfData");
+
+  /**
+   * The command line of a child with this class path: this JVM's java, what the child needs of the
+   * parent, the AOT cache when there is one (only for the parent's own class path), the user's
+   * options, then {@link ChildMain} and its arguments.
+   *
+   * @param jvmOptions the user's options
+   * @param mainArgs {@link ChildMain}'s arguments
+   * @return the command line
+   */
+  List<String> command(List<String> jvmOptions, String... mainArgs) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(javaExecutable());
+    cmd.addAll(DEFAULT_JVM_OPTIONS);
+    cmd.addAll(options());
+    if (standard) {
+      cmd.addAll(AotCache.options(jvmOptions));
+    }
+    cmd.addAll(jvmOptions);
+    cmd.addAll(main(ChildMain.class));
+    cmd.addAll(List.of(mainArgs));
+    return cmd;
+  }
+
+  /** This JVM's {@code java}, which children run. */
+  static String javaExecutable() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  /**
    * How the child names its main class: {@code -m io.jpipe/CLASS} when jpipe is a named module,
    * else the class name.
    *

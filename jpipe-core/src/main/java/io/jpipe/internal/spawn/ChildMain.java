@@ -10,14 +10,12 @@ import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
+import io.jpipe.internal.spawn.BootstrapCodec.Bootstrap;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -25,10 +23,10 @@ import java.nio.file.Path;
  * The main class of a child JVM (CPython's {@code spawn_main}).
  *
  * <p>Arguments: the bootstrap memfd, the status pipe, and the first inherited descriptor. It reads
- * and decodes the {@link Bootstrap}, tells the parent through the status pipe that it is ready (an
- * empty message) or why it cannot start (a message with the error), closes both, and runs the
- * target. Reading goes through {@code /proc/self/fd}, so no native call is linked before the target
- * needs one.
+ * and decodes the {@link Bootstrap}, answers the {@link StartHandshake} on the status pipe (ready,
+ * or why it cannot start), closes both, and runs the target. A warm spare ({@link WarmPool}) does
+ * the same once it is given its task, answering on its socket. Reading goes through {@code
+ * /proc/self/fd}, so no native call is linked before the target needs one.
  *
  * <p>Exit status as in CPython: 0 when the target returns, 1 after an uncaught exception (printed
  * as {@code Process NAME:} and the stack trace), N after {@code System.exit(N)}, and death by
@@ -69,12 +67,11 @@ public final class ChildMain {
         byte[] bytes = Files.readAllBytes(Path.of("/proc/self/fd/" + bootFd));
         boot = decode(bytes, inherited(firstFd, count));
       } catch (Throwable t) {
-        writeMessage(status, trace(t));
-        status.flush();
+        StartHandshake.answer(status, t);
         System.exit(1);
         return;
       }
-      writeMessage(status, new byte[0]);
+      StartHandshake.answer(status, null);
     }
     closeQuietly(bootFd);
     closeQuietly(statusFd);
@@ -121,19 +118,19 @@ public final class ChildMain {
     try {
       boot = decode(task, fds);
     } catch (Throwable t) {
-      answer(ctl, trace(t));
+      answer(ctl, t);
       System.exit(1);
       return;
     }
-    answer(ctl, new byte[0]);
+    answer(ctl, null);
     ctl.close();
     become(boot);
   }
 
   /** The spare's answer; a parent gone meanwhile will not run our task: we exit quietly. */
-  private static void answer(Connection ctl, byte[] message) throws IOException {
+  private static void answer(Connection ctl, Throwable failure) throws IOException {
     try {
-      ctl.sendBytes(message);
+      StartHandshake.answer(ctl, failure);
     } catch (IOException e) {
       if (isParentGone(e)) {
         parentGone();
@@ -185,12 +182,6 @@ public final class ChildMain {
     return BootstrapCodec.decode(bytes, new Revival(fds));
   }
 
-  private static byte[] trace(Throwable t) {
-    StringWriter trace = new StringWriter();
-    t.printStackTrace(new PrintWriter(trace));
-    return trace.toString().getBytes(StandardCharsets.UTF_8);
-  }
-
   /** From here on this JVM is the child: its name, daemon watch, error report, then the task. */
   private static void become(Bootstrap boot) throws Throwable {
     System.setProperty(ChildProcess.NAME_PROPERTY, boot.name());
@@ -206,13 +197,6 @@ public final class ChildMain {
               e.printStackTrace();
             });
     Targets.invoke(boot.target(), boot.args());
-  }
-
-  /** A status message, framed as every jpipe message: 4-byte big-endian length, payload. */
-  private static void writeMessage(OutputStream out, byte[] payload) throws IOException {
-    int n = payload.length;
-    out.write(new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n});
-    out.write(payload);
   }
 
   private static void closeQuietly(int fd) {

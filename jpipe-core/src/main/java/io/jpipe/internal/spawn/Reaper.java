@@ -13,20 +13,21 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.function.IntConsumer;
 
 /**
- * Reaps every child the moment it exits, so there is never a zombie, and reports its exit status.
+ * Reaps every child the moment it exits, so there is never a zombie, and completes its exit future
+ * with its exit status.
  *
  * <p>One daemon thread polls the children's pidfds (and an eventfd that announces new children);
  * when a pidfd turns readable it calls {@code waitpid}. It holds a use count on each pidfd until
  * the child is reaped, so the pidfd (which is also the public sentinel) is never closed under it.
  * The JDK's own {@code ProcessHandle.onExit} does not reap processes it did not start.
  */
-public final class Reaper {
+final class Reaper {
   /** A child being watched. */
-  private record Watched(int pid, FdChannel pidfd, IntConsumer onExit) {}
+  private record Watched(int pid, FdChannel pidfd, CompletableFuture<Integer> exit) {}
 
   private static Reaper instance;
 
@@ -43,7 +44,7 @@ public final class Reaper {
    * @return the reaper
    * @throws IOException if its eventfd cannot be created
    */
-  public static synchronized Reaper get() throws IOException {
+  static synchronized Reaper get() throws IOException {
     if (instance == null) {
       Scratch s = Scratch.get();
       int efd = Libc.eventfd(s.errno, 0, Linux.EFD_CLOEXEC | Linux.EFD_NONBLOCK);
@@ -60,17 +61,18 @@ public final class Reaper {
   }
 
   /**
-   * Watches a child until it exits, then reaps it and calls {@code onExit} with its status: the
-   * exit code, or minus the signal that killed it.
+   * Watches a child until it exits, then reaps it and completes {@code exit} with its status: the
+   * exit code, or minus the signal that killed it. Actions that depend on {@code exit} run on the
+   * reaper thread: they must be short and must not block.
    *
    * @param pid the child
    * @param pidfd its pidfd (kept open while watched)
-   * @param onExit called once, on the reaper thread
+   * @param exit completed once, on the reaper thread
    * @throws IOException if the pidfd is already closed
    */
-  public void watch(int pid, FdChannel pidfd, IntConsumer onExit) throws IOException {
+  void watch(int pid, FdChannel pidfd, CompletableFuture<Integer> exit) throws IOException {
     pidfd.acquire();
-    added.add(new Watched(pid, pidfd, onExit));
+    added.add(new Watched(pid, pidfd, exit));
     Scratch s = Scratch.get();
     s.word.set(ValueLayout.JAVA_LONG, 0, 1L);
     Libc.write(s.errno, wakeFd, s.word, 8);
@@ -119,10 +121,10 @@ public final class Reaper {
           watching.remove(i);
           w.pidfd().release();
           try {
-            w.onExit().accept(code);
+            w.exit().complete(code); // a dependent's exception stays in its own future
           } catch (Throwable t) {
-            // One listener's failure must not stop every other child from being reaped.
-            System.err.println("jpipe: an exit listener failed: " + t);
+            // An Error out of a dependent must not stop every other child from being reaped.
+            System.err.println("jpipe: an exit action failed: " + t);
           }
         }
       }

@@ -7,7 +7,9 @@ import io.jpipe.internal.Access;
 import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.sync.SharedMutex;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InvalidObjectException;
+import java.io.ObjectInputStream;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -56,5 +58,29 @@ final class Revival {
       throw new InvalidObjectException("descriptor #" + index + " is not a lock");
     }
     return l;
+  }
+
+  /**
+   * Reads what {@link Inheritance.Output} wrote, turning each placeholder back into the live
+   * connection end or lock on the descriptor the child inherited.
+   */
+  static final class Input extends ObjectInputStream {
+    private final Revival revival;
+
+    Input(InputStream in, Revival revival) throws IOException {
+      super(in);
+      this.revival = revival;
+      enableResolveObject(true);
+    }
+
+    @Override
+    protected Object resolveObject(Object obj) throws IOException {
+      return switch (obj) {
+        case Inheritance.Inherited.Connection c ->
+            revival.connection(c.index, c.kind, c.readable, c.writable, (Codec) c.codec);
+        case Inheritance.Inherited.Lock l -> revival.lock(l.index);
+        default -> obj;
+      };
+    }
   }
 }

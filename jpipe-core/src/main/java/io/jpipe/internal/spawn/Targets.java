@@ -152,7 +152,10 @@ final class Targets {
     }
   }
 
-  /** Serializes to nowhere, as {@link SpawnOutput} does but with nothing for what it replaces. */
+  /**
+   * Serializes to nowhere, as {@link Inheritance.Output} does but with nothing for what it
+   * replaces.
+   */
   private static final class SkippingDescriptors extends ObjectOutputStream {
     SkippingDescriptors() throws IOException {
       super(OutputStream.nullOutputStream());

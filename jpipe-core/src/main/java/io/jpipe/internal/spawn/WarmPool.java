@@ -8,11 +8,11 @@ import io.jpipe.internal.io.FdPassing;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.Frames;
 import io.jpipe.internal.io.Scratch;
-import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -29,26 +29,31 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Spare child JVMs, booted and warmed up ahead of time, each waiting on a private socketpair for a
- * task (the warm start method, CPython's {@code forkserver} in spirit: the cost of booting a JVM is
- * paid before {@code start()}, not in it).
+ * task: the pool behind {@link WarmLauncher}. An instance has its own lifecycle: {@link
+ * WarmLauncher} creates it on first use and {@link #close()}s it; at JVM exit a shutdown hook
+ * closes its sockets, and every spare exits quietly.
  *
- * <p>A warm start takes the ready spare of its JVM options if there is one. If there is none it
- * does not wait for one (a spare's boot and warm-up take several times a spawn): {@link #assign}
- * says so and the child is spawned, as {@code SPAWN} does. So a warm start is never slower than a
- * spawn.
+ * <p>The spares of one set of JVM options form a lane. A lane keeps {@code target} spares, idle or
+ * booting: one by default, up to {@link #MAX_SPARES} after {@link #prestart}. A warm start takes
+ * the oldest idle spare of its options, or finds none and is spawned. The replacement of a spare
+ * that was taken, or of a start that found none, boots in the background once warm starts of those
+ * options have paused for {@link #REFILL_DELAY_MILLIS}: a spare's boot is a JVM's worth of CPU,
+ * which would slow down children started meanwhile. {@link #prestart} boots at once.
  *
- * <p>One spare is kept per set of options. The replacement of a spare that was taken, or of a start
- * that found none, boots in the background once warm starts of those options have paused for {@link
- * #REFILL_DELAY_MILLIS}: a spare's boot is a JVM's worth of CPU, which would slow down children
- * started meanwhile. {@link #awaitSpare} boots one at once.
- *
- * <p>An idle spare exits when its socket reaches end of file: when this process closes it ({@link
- * #shutdown}) or dies. Spares are reaped like every child. Every wait here is on a lock's
- * condition, a latch, a descriptor or a timer; nothing polls.
+ * <p>A spare's side of the protocol is {@link ChildMain}'s {@code spare}: it boots, runs {@link
+ * Warmup}, writes {@link #READY}; it is then given the task's descriptors ({@code SCM_RIGHTS}) and
+ * the encoded task (a framed message), and answers the {@link StartHandshake} on the same socket.
+ * An idle spare exits when its socket reaches end of file: when the pool closes it or this process
+ * dies. Every wait here is on a lock's condition, a latch, a future, a descriptor or a timer;
+ * nothing polls. An idle pool has no thread: the timer's thread ends after {@link
+ * #TIMER_KEEP_ALIVE_SECONDS} without work, and a spare's boot thread ends when it is ready.
  */
-public final class WarmPool {
+final class WarmPool {
   /** The byte a spare writes on its socket once booted and warmed up. */
   static final byte READY = 'R';
+
+  /** The most spares one set of options may keep: each is an idle JVM's memory. */
+  static final int MAX_SPARES = 64;
 
   /** How long a spare may take to boot and warm up before it is given up. */
   private static final long BOOT_NANOS = TimeUnit.SECONDS.toNanos(120);
@@ -61,49 +66,49 @@ public final class WarmPool {
    */
   static final long REFILL_DELAY_MILLIS = 1000;
 
+  /** How long the timer's thread outlives its last task. */
+  static final long TIMER_KEEP_ALIVE_SECONDS = 2;
+
   /** How long a spare that was told to stop may take to exit before it is killed. */
   private static final long GRACE_NANOS = TimeUnit.SECONDS.toNanos(2);
 
   /** How long to wait for a killed spare to be reaped. */
   private static final long REAP_NANOS = TimeUnit.SECONDS.toNanos(10);
 
-  // The pool that warm starts use; a new one after shutdown(). Guarded by WarmPool.class.
-  private static WarmPool shared;
-
   /** A spare JVM. */
   private static final class Spare {
-    final int pid;
-    final FdChannel pidfd;
-    final ExitWatch exit;
+    final ChildHandle child;
     final FdChannel ctl;
-
-    /** Counted down when the JVM has exited (while no task was given to it). */
-    final CountDownLatch exited = new CountDownLatch(1);
 
     /** Counted down when its boot thread is done. */
     final CountDownLatch settled = new CountDownLatch(1);
 
-    Spare(int pid, FdChannel pidfd, ExitWatch exit, FdChannel ctl) {
-      this.pid = pid;
-      this.pidfd = pidfd;
-      this.exit = exit;
+    Spare(ChildHandle child, FdChannel ctl) {
+      this.child = child;
       this.ctl = ctl;
     }
   }
 
-  /** The spare of one set of JVM options. Guarded by the pool's lock. */
+  /** The spares of one set of JVM options. Guarded by the pool's lock. */
   private static final class Lane {
-    /** The ready spare, or null. */
-    Spare idle;
+    /** The ready spares, oldest first. */
+    final ArrayDeque<Spare> idle = new ArrayDeque<>();
 
-    /** The spare booting, or null. */
-    Spare booting;
+    /** How many spares are booting (or about to be spawned). */
+    int booting;
+
+    /** How many spares the lane keeps, idle or booting. */
+    int target = 1;
 
     /** The refill's timer, while one is due. */
     ScheduledFuture<?> refill;
 
-    /** When the refill may boot a spare ({@link System#nanoTime}); later starts push it back. */
+    /** When the refill may boot spares ({@link System#nanoTime}); later starts push it back. */
     long refillAt;
+
+    int missing() {
+      return Math.max(0, target - idle.size() - booting);
+    }
   }
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -112,8 +117,9 @@ public final class WarmPool {
   private final Set<Spare> booting = new HashSet<>();
   private boolean closed;
   private final ScheduledThreadPoolExecutor timer;
+  private final Thread atExit;
 
-  private WarmPool() {
+  WarmPool() {
     timer =
         new ScheduledThreadPoolExecutor(
             1,
@@ -124,124 +130,127 @@ public final class WarmPool {
             });
     timer.setRemoveOnCancelPolicy(true);
     timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-  }
-
-  private static synchronized WarmPool shared() {
-    if (shared == null) {
-      shared = new WarmPool();
-    }
-    return shared;
-  }
-
-  // ---------------------------------------------------------------- the entry points
-
-  /**
-   * Makes sure a spare with these options is booting or waiting; returns at once.
-   *
-   * @param jvmOptions the options children will use
-   */
-  public static void prestart(List<String> jvmOptions) {
-    shared().refillAfter(List.copyOf(jvmOptions), 0);
-  }
-
-  /**
-   * Waits until a spare with these options is ready (booting one now if none is), up to {@code
-   * nanos}.
-   *
-   * @param jvmOptions the options
-   * @param nanos the longest wait
-   * @return whether a ready spare is waiting
-   */
-  public static boolean awaitSpare(List<String> jvmOptions, long nanos) {
-    return shared().awaitIdle(List.copyOf(jvmOptions), nanos);
-  }
-
-  /**
-   * Gives a task to the ready spare of these options, if there is one.
-   *
-   * @param jvmOptions the child's JVM options
-   * @param bootstrap the encoded task
-   * @param fds the descriptors it inherits
-   * @param startNanos the start timeout, which bounds the hand-over
-   * @return the child, or null if no spare was ready (then spawn it)
-   */
-  static ChildLauncher.Launched assign(
-      List<String> jvmOptions, byte[] bootstrap, int[] fds, long startNanos) {
-    return shared().give(List.copyOf(jvmOptions), bootstrap, fds, startNanos);
-  }
-
-  /**
-   * Stops every spare, idle or booting, and waits until they have exited (up to about 10 s each).
-   * Warm starts later use a new pool.
-   */
-  public static void shutdown() {
-    WarmPool pool;
-    synchronized (WarmPool.class) {
-      pool = shared;
-      shared = null;
-    }
-    if (pool != null) {
-      pool.close();
+    timer.setKeepAliveTime(TIMER_KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
+    timer.allowCoreThreadTimeOut(true);
+    atExit = new Thread(this::abandon, "jpipe-warm-pool-exit");
+    try {
+      Runtime.getRuntime().addShutdownHook(atExit);
+    } catch (IllegalStateException e) {
+      // a warm start while the JVM exits: its spares go with it anyway
     }
   }
-
-  // ---------------------------------------------------------------- taking a spare
 
   private Lane lane(List<String> key) {
     return lanes.computeIfAbsent(key, k -> new Lane());
   }
 
-  private ChildLauncher.Launched give(
-      List<String> key, byte[] bootstrap, int[] fds, long startNanos) {
+  // ---------------------------------------------------------------- taking a spare
+
+  /**
+   * Gives a task to an idle spare of its options, if there is one.
+   *
+   * @param task the task
+   * @param startNanos the start timeout, which bounds the hand-over
+   * @return the child, or null if no spare was ready (then spawn it)
+   */
+  Launcher.Launched take(Launcher.Task task, long startNanos) {
+    List<String> key = task.jvmOptions();
     long deadline = System.nanoTime() + startNanos;
-    Spare spare;
-    lock.lock();
     try {
-      spare = closed ? null : lane(key).idle;
-      if (spare != null) {
-        lane(key).idle = null;
-      }
-    } finally {
-      lock.unlock();
-    }
-    refillAfter(key, TimeUnit.MILLISECONDS.toNanos(REFILL_DELAY_MILLIS));
-    if (spare == null || spare.exit.hasExited()) {
-      if (spare != null) {
+      for (; ; ) {
+        Spare spare;
+        lock.lock();
+        try {
+          spare = closed ? null : lane(key).idle.pollFirst();
+        } finally {
+          lock.unlock();
+        }
+        if (spare == null) {
+          return null;
+        }
+        if (!spare.child.hasExited() && handOver(spare, task, deadline)) {
+          Connection status =
+              Access.connections().newConnection(spare.ctl, true, true, Codec.javaSerialization());
+          return new Launcher.Launched(spare.child, status, true);
+        }
+        // It died, or stopped reading: it must not run anything now. It has not answered, so it
+        // has run nothing of the task, which goes to the next spare or is spawned.
         retire(spare, 0);
       }
-      return null;
+    } finally {
+      refillAfter(key, TimeUnit.MILLISECONDS.toNanos(REFILL_DELAY_MILLIS));
     }
+  }
+
+  /** Sends the task's descriptors, then the task; false if the spare does not take them. */
+  private static boolean handOver(Spare spare, Launcher.Task task, long deadline) {
     FdChannel ctl = spare.ctl;
     try {
       ctl.acquire();
       try {
-        FdPassing.send(ctl, (byte) 'J', fds);
-        Frames.writeMessage(ctl, Scratch.get(), MemorySegment.ofArray(bootstrap), deadline);
+        FdPassing.send(ctl, (byte) 'J', task.fds());
+        Frames.writeMessage(ctl, Scratch.get(), MemorySegment.ofArray(task.bootstrap()), deadline);
+        return true;
       } finally {
         ctl.release();
       }
     } catch (IOException e) {
-      // The spare died under us, or stopped reading: it must not run anything now. It has not
-      // answered, so it has run nothing of the task, which is spawned instead.
-      retire(spare, 0);
-      return null;
+      return false;
     }
-    Connection status =
-        Access.connections().newConnection(ctl, true, true, Codec.javaSerialization());
-    return new ChildLauncher.Launched(spare.pid, spare.pidfd, spare.exit, status, true);
   }
 
   // ---------------------------------------------------------------- refills
 
   /**
-   * Boots a spare for {@code key} once {@code delayNanos} have passed with no call here for it
-   * (unless one is idle or booting by then).
+   * Keeps at least {@code spares} spares for {@code key} from now on, boots the missing ones now,
+   * and waits up to {@code nanos} until that many are ready.
+   *
+   * @return whether {@code spares} ready spares are waiting
+   */
+  boolean prestart(List<String> key, int spares, long nanos) {
+    if (spares < 1 || spares > MAX_SPARES) {
+      throw new IllegalArgumentException(
+          "spares must be between 1 and " + MAX_SPARES + ": " + spares);
+    }
+    lock.lock();
+    try {
+      Lane lane = lane(key);
+      lane.target = Math.max(lane.target, spares);
+    } finally {
+      lock.unlock();
+    }
+    refillAfter(key, 0);
+    long deadline = System.nanoTime() + Math.max(0, nanos);
+    lock.lock();
+    try {
+      Lane lane = lane(key);
+      while (lane.idle.size() < spares && !closed) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          changed.awaitNanos(left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+      return lane.idle.size() >= spares;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Boots the missing spares of {@code key} once {@code delayNanos} have passed with no call here
+   * for it (unless none is missing by then).
    */
   private void refillAfter(List<String> key, long delayNanos) {
     lock.lock();
     try {
       Lane lane = lane(key);
-      if (closed || lane.idle != null || lane.booting != null) {
+      if (closed || lane.missing() == 0) {
         return;
       }
       lane.refillAt = System.nanoTime() + delayNanos;
@@ -261,14 +270,15 @@ public final class WarmPool {
     }
   }
 
-  /** The refill's timer: boots a spare, or waits on if a warm start came meanwhile. */
+  /** The refill's timer: boots the missing spares, or waits on if a warm start came meanwhile. */
   private void refill(List<String> key) {
     Lane lane;
+    int boot;
     lock.lock();
     try {
       lane = lane(key);
       lane.refill = null;
-      if (closed || lane.idle != null || lane.booting != null) {
+      if (closed) {
         return;
       }
       long left = lane.refillAt - System.nanoTime();
@@ -276,39 +286,20 @@ public final class WarmPool {
         lane.refill = timer.schedule(() -> refill(key), left, TimeUnit.NANOSECONDS);
         return;
       }
+      boot = lane.missing();
+      lane.booting += boot; // reserved: a second refill does not boot them again
     } catch (RejectedExecutionException e) {
       return; // closing
     } finally {
       lock.unlock();
     }
-    try {
-      spawnSpare(key, lane);
-    } catch (IOException | RuntimeException e) {
-      System.err.println("jpipe: could not start a warm spare JVM: " + e);
-    }
-  }
-
-  private boolean awaitIdle(List<String> key, long nanos) {
-    refillAfter(key, 0);
-    long deadline = System.nanoTime() + nanos;
-    lock.lock();
-    try {
-      Lane lane = lane(key);
-      while (lane.idle == null && !closed) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          return false;
-        }
-        try {
-          changed.awaitNanos(left);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return false;
-        }
+    for (int i = 0; i < boot; i++) {
+      try {
+        spawnSpare(key, lane);
+      } catch (IOException | RuntimeException e) {
+        booted(lane, null, false);
+        System.err.println("jpipe: could not start a warm spare JVM: " + e);
       }
-      return lane.idle != null;
-    } finally {
-      lock.unlock();
     }
   }
 
@@ -317,33 +308,24 @@ public final class WarmPool {
   /** Spawns a spare, and a thread that waits for it to be ready. Runs on the timer's thread. */
   private void spawnSpare(List<String> key, Lane lane) throws IOException {
     int[] pair = Fds.socketpair();
-    int pid;
+    FdChannel ctl = new FdChannel(pair[0], FdChannel.Kind.SOCKET);
+    ChildHandle child;
     try {
-      pid = Spawner.spawn(ChildLauncher.command(key, "spare", "3"), new int[] {pair[1]});
-    } catch (IOException | RuntimeException e) {
-      Fds.closeQuietly(pair[0]);
-      throw e;
+      child =
+          ChildHandle.spawn(
+              ChildJvm.standard().command(key, "spare", "3"), new int[] {pair[1]}, ctl);
     } finally {
       Fds.closeQuietly(pair[1]);
     }
-    FdChannel ctl = new FdChannel(pair[0], FdChannel.Kind.SOCKET);
-    ExitWatch exit = new ExitWatch();
-    FdChannel pidfd;
-    try {
-      pidfd = ChildLauncher.watch(pid, exit);
-    } catch (IOException e) {
-      Fds.closeQuietly(ctl);
-      throw e;
-    }
-    Spare spare = new Spare(pid, pidfd, exit, ctl);
-    exit.listen(code -> exited(lane, spare)); // replaced when the spare gets a task
+    Spare spare = new Spare(child, ctl);
+    // Only acts while the spare is idle: once given a task, it is the child's exit.
+    child.exit().thenRun(() -> exitedIdle(lane, spare));
     boolean open;
     lock.lock();
     try {
       open = !closed;
       if (open) {
-        lane.booting = spare;
-        booting.add(spare);
+        booting.add(spare); // close() stops it from here on
       }
     } finally {
       lock.unlock();
@@ -352,34 +334,45 @@ public final class WarmPool {
       retire(spare, GRACE_NANOS);
       return;
     }
-    Thread t = new Thread(() -> boot(lane, spare), "jpipe-warm-boot-" + pid);
+    Thread t = new Thread(() -> boot(lane, spare), "jpipe-warm-boot-" + child.pid());
     t.setDaemon(true);
     t.start();
   }
 
-  /** A spare's boot thread: waits for its ready byte, then makes it the lane's idle spare. */
+  /** A spare's boot thread: waits for its ready byte, then makes it an idle spare of its lane. */
   private void boot(Lane lane, Spare spare) {
     try {
-      boolean ready = awaitReadyByte(spare, System.nanoTime() + BOOT_NANOS);
-      boolean idle = false;
-      lock.lock();
-      try {
-        if (booting.remove(spare)) { // else close() took it
-          lane.booting = null;
-          idle = ready && !closed;
-          if (idle) {
-            lane.idle = spare;
-          }
-        }
-        changed.signalAll();
-      } finally {
-        lock.unlock();
-      }
-      if (!idle) {
+      if (!booted(lane, spare, awaitReadyByte(spare, System.nanoTime() + BOOT_NANOS))) {
         retire(spare, GRACE_NANOS); // it died, hung, or is not needed any more
       }
     } finally {
       spare.settled.countDown();
+    }
+  }
+
+  /**
+   * A boot is over: the spare (null if it could not be spawned) becomes idle if it is ready and the
+   * pool open.
+   *
+   * @return whether it became idle
+   */
+  private boolean booted(Lane lane, Spare spare, boolean ready) {
+    lock.lock();
+    try {
+      // Once closed, the lanes count nothing, and close() has taken every booting spare.
+      boolean mine = spare == null ? !closed : booting.remove(spare);
+      if (!mine) {
+        return false;
+      }
+      lane.booting--;
+      boolean idle = spare != null && ready && !closed;
+      if (idle) {
+        lane.idle.addLast(spare);
+      }
+      changed.signalAll();
+      return idle;
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -404,22 +397,18 @@ public final class WarmPool {
     }
   }
 
-  /** The reaper's news of a spare's exit before it was given a task. */
-  private void exited(Lane lane, Spare spare) {
-    spare.exited.countDown();
+  /** On the reaper thread: a spare exited; if it was idle, it leaves its lane. */
+  private void exitedIdle(Lane lane, Spare spare) {
     boolean wasIdle;
     lock.lock();
     try {
-      wasIdle = lane.idle == spare;
-      if (wasIdle) {
-        lane.idle = null;
-      }
+      wasIdle = lane.idle.remove(spare);
     } finally {
       lock.unlock();
     }
     if (wasIdle) {
       Fds.closeQuietly(spare.ctl);
-      Fds.closeQuietly(spare.pidfd);
+      spare.child.close();
     }
   }
 
@@ -429,42 +418,32 @@ public final class WarmPool {
    */
   private static void retire(Spare s, long graceNanos) {
     Fds.closeQuietly(s.ctl);
-    if (!await(s.exited, graceNanos) && s.pidfd.tryAcquire()) {
+    if (!s.child.awaitExit(graceNanos)) {
       try {
-        Libc.pidfdSendSignal(Scratch.get().errno, s.pidfd.fd(), Linux.SIGKILL);
-      } finally {
-        s.pidfd.release();
+        s.child.signal(Linux.SIGKILL);
+      } catch (IOException e) {
+        // it cannot be signalled: it is gone
       }
-      await(s.exited, REAP_NANOS);
+      s.child.awaitExit(REAP_NANOS);
     }
-    Fds.closeQuietly(s.pidfd);
+    s.child.close();
   }
 
-  /** Waits for a latch; an interrupt ends the wait early (and stays set). */
-  private static boolean await(CountDownLatch latch, long nanos) {
-    try {
-      return latch.await(nanos, TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
+  // ---------------------------------------------------------------- the end
 
-  /** Stops every spare, idle or booting, and every refill; waits until they are gone. */
-  private void close() {
+  /** Marks the pool closed; returns the spares it held, idle or booting. */
+  private List<Spare> shut() {
     List<Spare> stop = new ArrayList<>();
     lock.lock();
     try {
       if (closed) {
-        return;
+        return stop;
       }
       closed = true;
       for (Lane lane : lanes.values()) {
-        if (lane.idle != null) {
-          stop.add(lane.idle);
-          lane.idle = null;
-        }
-        lane.booting = null;
+        stop.addAll(lane.idle);
+        lane.idle.clear();
+        lane.booting = 0;
       }
       stop.addAll(booting);
       booting.clear();
@@ -472,6 +451,17 @@ public final class WarmPool {
     } finally {
       lock.unlock();
     }
+    return stop;
+  }
+
+  /** Stops every spare, idle or booting, and every refill; waits until they are gone. */
+  void close() {
+    try {
+      Runtime.getRuntime().removeShutdownHook(atExit);
+    } catch (IllegalStateException e) {
+      // the JVM is exiting: the hook runs, or has run
+    }
+    List<Spare> stop = shut();
     timer.shutdown(); // drops refills not due yet; one spawning now sees the pool closed
     try {
       timer.awaitTermination(60, TimeUnit.SECONDS);
@@ -482,7 +472,24 @@ public final class WarmPool {
       retire(s, GRACE_NANOS);
     }
     for (Spare s : stop) {
-      await(s.settled, REAP_NANOS);
+      try {
+        s.settled.await(REAP_NANOS, TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+  }
+
+  /**
+   * At JVM exit: closes every spare's socket and waits for nothing. An idle spare sees end of file
+   * and a booting one a broken pipe when it says it is ready: each exits at once, quietly, as when
+   * this process dies.
+   */
+  private void abandon() {
+    timer.shutdownNow();
+    for (Spare s : shut()) {
+      Fds.closeQuietly(s.ctl);
     }
   }
 }

@@ -4,17 +4,29 @@ import io.jpipe.ChildProcess;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessLock;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.spawn.BootstrapCodec.Bootstrap;
 import java.time.Duration;
 import java.util.List;
 
 /**
  * The work every child does first, done ahead of time: loading and linking jpipe's classes, the
  * native calls of sending, receiving and polling, and Java serialization. A warm spare runs it
- * while it waits for a task; the AOT training run ({@link AotTraining}) runs it so that the AOT
- * cache holds all of it.
+ * while it waits for a task; it is also the main class of the training run that creates a child AOT
+ * cache ({@link AotCache}, with {@code -XX:AOTCacheOutput}): it does what a child does on its way
+ * to its first message, then exits, and the JVM writes the cache, which so holds all of it.
  */
-final class Warmup {
+public final class Warmup {
   private Warmup() {}
+
+  /**
+   * The AOT training run.
+   *
+   * @param args unused
+   * @throws Exception if the warm-up fails
+   */
+  public static void main(String[] args) throws Exception {
+    run();
+  }
 
   private static void target(Object unused, Object alsoUnused) {}
 

@@ -13,6 +13,7 @@ import io.jpipe.ProcessLock;
 import io.jpipe.codec.Codec;
 import io.jpipe.codec.JavaSerializationCodec;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.spawn.BootstrapCodec.Bootstrap;
 import java.io.InvalidObjectException;
 import java.io.NotSerializableException;
 import java.nio.channels.ClosedChannelException;

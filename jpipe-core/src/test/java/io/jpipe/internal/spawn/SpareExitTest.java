@@ -40,7 +40,7 @@ class SpareExitTest {
     // The shell sends the spare's stdout and stderr to a file, then becomes the spare.
     argv.addAll(List.of("/bin/sh", "-c", "o=$1; shift; exec \"$@\" >\"$o\" 2>&1", "sh"));
     argv.add(output.toString());
-    argv.addAll(ChildLauncher.command(List.of(), "spare", "3"));
+    argv.addAll(ChildJvm.standard().command(List.of(), "spare", "3"));
     int[] pair = Fds.socketpair();
     int pid;
     try {
@@ -54,13 +54,15 @@ class SpareExitTest {
     FdChannel ctl = new FdChannel(pair[0], FdChannel.Kind.SOCKET);
     CountDownLatch exited = new CountDownLatch(1);
     AtomicInteger code = new AtomicInteger();
-    ExitWatch exit = new ExitWatch();
-    exit.listen(
-        c -> {
-          code.set(c);
-          exited.countDown();
-        });
-    FdChannel pidfd = ChildLauncher.watch(pid, exit);
+    ChildHandle child = ChildHandle.watch(pid);
+    child
+        .exit()
+        .thenAccept(
+            c -> {
+              code.set(c);
+              exited.countDown();
+            });
+    FdChannel pidfd = child.pidfd();
     try {
       Scratch s = Scratch.get();
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
