@@ -685,12 +685,17 @@ public final class ProcessPool implements ExecutorService {
 
   /**
    * {@link #shutdown()}, then waits for termination; if interrupted while waiting, {@link
-   * #shutdownNow()} and the interrupt status is kept (as {@link ExecutorService#close()}).
+   * #shutdownNow()} and the interrupt status is kept (as {@link ExecutorService#close()}). Called
+   * on one of the pool's own threads (in a callback of one of its futures, which run on the thread
+   * that completes them), it does not wait, since the wait would never end.
    */
   @Override
   public void close() {
     boolean interrupted = false;
     shutdown();
+    if (engine.onPoolThread()) {
+      return; // a callback of one of this pool's futures: waiting here would wait for itself
+    }
     while (!isTerminated()) {
       try {
         awaitTermination(1, TimeUnit.DAYS);

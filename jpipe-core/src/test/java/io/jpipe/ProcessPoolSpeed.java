@@ -16,9 +16,16 @@ final class ProcessPoolSpeed {
 
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+    ChildProcess.StartMethod method =
+        args.length > 1
+            ? ChildProcess.StartMethod.valueOf(args[1])
+            : ChildProcess.StartMethod.SPAWN;
+    if (method == ChildProcess.StartMethod.WARM) {
+      ChildProcess.prestartWarm(java.time.Duration.ofSeconds(60), "-XX:+ExitOnOutOfMemoryError");
+    }
     long t0 = System.nanoTime();
     double startMs;
-    try (ProcessPool pool = ProcessPool.create(2)) {
+    try (ProcessPool pool = ProcessPool.builder().workers(2).startMethod(method).start()) {
       pool.submit(PoolTasks::square, 1).get();
       startMs = (System.nanoTime() - t0) / 1e6;
       List<Integer> inputs = IntStream.range(0, 10_000).boxed().toList();

@@ -77,6 +77,22 @@ class ProcessPoolTest {
     assertNoChildren();
   }
 
+  /** Like TestSupport's, naming the command line of each child left. */
+  private static void assertNoChildren() throws Exception {
+    try {
+      TestSupport.assertNoChildren();
+    } catch (AssertionError e) {
+      StringBuilder b = new StringBuilder(e.getMessage());
+      for (long pid : TestSupport.children().keySet()) {
+        b.append("\n")
+            .append(pid)
+            .append(": ")
+            .append(Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' '));
+      }
+      throw new AssertionError(b.toString(), e);
+    }
+  }
+
   private static <T> T get(Future<T> f) throws Exception {
     return f.get(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS);
   }
@@ -155,7 +171,11 @@ class ProcessPoolTest {
             true,
             false,
             "ascii",
-            "ünïcödé ✓",
+            "ünïcödé ✓ \uD83D\uDE00",
+            "lone \uD800 surrogate",
+            -0.0,
+            Double.NaN,
+            Long.MIN_VALUE,
             "",
             new byte[] {1, 2, 3},
             new ArrayList<>(List.of(1, "two", 3.0)),
@@ -339,42 +359,16 @@ class ProcessPoolTest {
   void aFailingInitializerBreaksThePool() throws Exception {
     ProcessPool pool =
         own(ProcessPool.builder().workers(2).initializer(PoolTasks::initFails).start());
-    Future<Integer> f;
-    try {
-      f = pool.submit(PoolTasks::square, 2);
-    } catch (RejectedExecutionException e) {
-      f = null; // broken already
-    }
-    if (f != null) {
-      RejectedExecutionException broken =
-          assertInstanceOf(RejectedExecutionException.class, causeOf(f));
-      assertInstanceOf(IllegalStateException.class, broken.getCause());
-      assertEquals("initializer fails on purpose", broken.getCause().getMessage());
-    }
-    TestSupport.eventually("the pool is broken", pool::isShutdown);
-    RejectedExecutionException later =
+    assertTrue(pool.isShutdown()); // start() returned once the initializers had failed
+    RejectedExecutionException broken =
         assertThrows(RejectedExecutionException.class, () -> pool.submit(PoolTasks::square, 3));
-    assertEquals("initializer fails on purpose", later.getCause().getMessage());
+    assertInstanceOf(IllegalStateException.class, broken.getCause());
+    assertEquals("initializer fails on purpose", broken.getCause().getMessage());
     assertTrue(pool.awaitTermination(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
     pool.close();
     TestSupport.eventually(
         "only the shared pool's workers are left",
         () -> TestSupport.children().keySet().equals(new HashSet<>(shared.workerPids())));
-  }
-
-  private static void assertNoChildren() throws Exception {
-    try {
-      TestSupport.assertNoChildren();
-    } catch (AssertionError e) {
-      StringBuilder b = new StringBuilder(e.getMessage());
-      for (long pid : TestSupport.children().keySet()) {
-        b.append("\n")
-            .append(pid)
-            .append(": ")
-            .append(Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' '));
-      }
-      throw new AssertionError(b.toString(), e);
-    }
   }
 
   @Test
@@ -586,6 +580,23 @@ class ProcessPoolTest {
             Thread.getAllStackTraces().keySet().stream()
                 .noneMatch(t -> t.getName().startsWith("leakcheck")));
     TestSupport.eventually("descriptors back to " + fds, () -> TestSupport.fdCount() <= fds);
+  }
+
+  @Test
+  void closeInACallbackOfThePoolsOwnFutureDoesNotWaitForItself() throws Exception {
+    ProcessPool pool = own(ProcessPool.create(1));
+    List<Long> pids = pool.workerPids();
+    java.util.concurrent.CompletableFuture<Boolean> closed =
+        new java.util.concurrent.CompletableFuture<>();
+    ((java.util.concurrent.CompletableFuture<Integer>) pool.submit(PoolTasks::square, 2))
+        .whenComplete(
+            (v, e) -> {
+              pool.close(); // runs on the thread that completed the future: the pool's
+              closed.complete(pool.isShutdown());
+            });
+    assertTrue(get(closed));
+    assertTrue(pool.awaitTermination(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS));
+    closeAndCheck(pool, pids);
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.jpipe.internal.pool;
 import io.jpipe.ChildProcess;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessPool;
+import io.jpipe.SharedLong;
 import io.jpipe.WorkerDiedException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -12,7 +13,9 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -33,9 +36,9 @@ import java.util.function.Function;
  * when the worker ends, settles its tasks and starts its replacement. A worker's reader thread
  * ({@link Worker}) completes the futures.
  *
- * <p>When a worker dies, the task it was running (the oldest it was sent, once it has run its
- * initializer) fails with {@link WorkerDiedException}; the others it held go back to the head of
- * the queue.
+ * <p>When a worker dies, the task it was running fails with {@link WorkerDiedException}: the worker
+ * writes the id of each task it starts in a shared word ({@link Worker#current}), so a worker
+ * killed between two tasks fails none. The others it held go back to the head of the queue.
  */
 public final class Dispatcher {
   /** How many tasks a worker is sent ahead of their results. */
@@ -75,6 +78,9 @@ public final class Dispatcher {
     STOPPED,
     BROKEN
   }
+
+  /** The threads of a pool know their pool, so that a wait for it on one of them can be refused. */
+  private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
 
   private final Settings settings;
   private final String prefix;
@@ -120,7 +126,7 @@ public final class Dispatcher {
       Thread.ofPlatform()
           .daemon()
           .name(d.prefix + "-slot-" + i)
-          .start(() -> d.slot(started, failure));
+          .start(d.tracked(() -> d.slot(started, failure)));
     }
     boolean interrupted = Thread.interrupted();
     Uninterruptibly.await(started::await);
@@ -144,6 +150,28 @@ public final class Dispatcher {
       }
     }
     return d;
+  }
+
+  /** {@code body}, run as one of this pool's threads. */
+  Runnable tracked(Runnable body) {
+    return () -> {
+      threads.add(Thread.currentThread());
+      try {
+        body.run();
+      } finally {
+        threads.remove(Thread.currentThread());
+      }
+    };
+  }
+
+  /**
+   * Whether the calling thread is one of this pool's (a reader completing a future runs its
+   * callbacks): such a thread cannot wait for the pool to terminate.
+   *
+   * @return true on a pool thread
+   */
+  public boolean onPoolThread() {
+    return threads.contains(Thread.currentThread());
   }
 
   // ---------------------------------------------------------------- submitting
@@ -350,7 +378,7 @@ public final class Dispatcher {
       }
       queue.clear();
       for (Worker w : workers) {
-        TaskFuture<?> running = running(w);
+        TaskFuture<?> running = started(w);
         for (TaskFuture<?> t : w.inflight) {
           if (t != running && !t.isDone()) {
             never.add(t);
@@ -466,6 +494,9 @@ public final class Dispatcher {
                 e);
             return;
           }
+          if (!shouldReplace()) {
+            return;
+          }
           continue; // try again
         }
         if (first) {
@@ -477,6 +508,7 @@ public final class Dispatcher {
           w.kill();
           joinProcess(w);
           w.process.close();
+          w.current.close();
           return;
         }
         w.startReader();
@@ -493,9 +525,12 @@ public final class Dispatcher {
 
   private Worker launch() throws IOException {
     Pipe pipe = Pipe.open(true);
+    SharedLong current = null;
     try {
+      current = SharedLong.create(0);
       ChildProcess p =
-          ChildProcess.of(WorkerMain::run, pipe.conn1(), new WorkerConfig(settings.initializer()))
+          ChildProcess.of(
+                  WorkerMain::run, pipe.conn1(), current, new WorkerConfig(settings.initializer()))
               .name(prefix + "-" + names.incrementAndGet())
               .daemon(true)
               .jvmOptions("-XX:+ExitOnOutOfMemoryError")
@@ -505,9 +540,12 @@ public final class Dispatcher {
       }
       p.start();
       pipe.conn1().close();
-      return new Worker(this, p, pipe.conn2());
+      return new Worker(this, p, pipe.conn2(), current);
     } catch (IOException | RuntimeException | Error e) {
       pipe.close();
+      if (current != null) {
+        current.close();
+      }
       throw e;
     }
   }
@@ -659,7 +697,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       workers.remove(w);
-      TaskFuture<?> running = running(w);
+      TaskFuture<?> running = started(w);
       for (TaskFuture<?> t : w.inflight) {
         if (t.timer != null) {
           t.timer.cancel(false);
@@ -692,6 +730,7 @@ public final class Dispatcher {
     } finally {
       lock.unlock();
     }
+    w.current.close();
     WorkerDiedException death = null;
     if (!graceful) {
       death =
@@ -770,10 +809,27 @@ public final class Dispatcher {
 
   // ---------------------------------------------------------------- events
 
-  /** The task {@code w} runs now, if the pool can tell: the oldest it was sent, once ready. */
+  /**
+   * The task {@code w} runs now as far as the parent can tell: the oldest it was sent, once it is
+   * ready. Under the lock.
+   */
   private TaskFuture<?> running(Worker w) {
     TaskFuture<?> head = w.inflight.peekFirst();
     return head != null && w.ready && head.written ? head : null;
+  }
+
+  /**
+   * The task {@code w} had started when it died or was stopped, as the worker itself said in its
+   * shared word: null if it was between tasks. Under the lock.
+   */
+  private TaskFuture<?> started(Worker w) {
+    long id = w.current.get();
+    for (TaskFuture<?> t : w.inflight) {
+      if (t.id == id) {
+        return t;
+      }
+    }
+    return null;
   }
 
   /** Starts the time limit of the task {@code w} runs now, if it has one. Under the lock. */
@@ -785,7 +841,7 @@ public final class Dispatcher {
     if (timers == null) {
       timers =
           new ScheduledThreadPoolExecutor(
-              1, r -> Thread.ofPlatform().daemon().name(prefix + "-timer").unstarted(r));
+              1, r -> Thread.ofPlatform().daemon().name(prefix + "-timer").unstarted(tracked(r)));
       timers.setRemoveOnCancelPolicy(true);
     }
     head.timer = timers.schedule(() -> timedOut(w, head), head.timeoutNanos, TimeUnit.NANOSECONDS);

@@ -50,7 +50,7 @@ final class Values {
         out.writeByte(DOUBLE);
         out.writeLong(Double.doubleToRawLongBits(d));
       }
-      case String s -> {
+      case String s when wellFormed(s) -> {
         out.writeByte(STRING);
         out.writeString(s);
       }
@@ -74,6 +74,21 @@ final class Values {
         }
       }
     }
+  }
+
+  /**
+   * Whether UTF-8 can carry {@code s}: no unpaired surrogate (Java serialization carries those).
+   */
+  private static boolean wellFormed(String s) {
+    for (int i = 0, n = s.length(); i < n; i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < n && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Reads a value, resolving serialized classes with {@code loader} (null: the default). */

@@ -2,6 +2,7 @@ package io.jpipe.internal.pool;
 
 import io.jpipe.ChildProcess;
 import io.jpipe.Connection;
+import io.jpipe.SharedLong;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -22,6 +23,10 @@ final class Worker {
   final Connection conn;
   final String name;
   final long pid;
+
+  /** The id of the task the worker runs, 0 between tasks: written by the worker. */
+  final SharedLong current;
+
   private final Dispatcher owner;
 
   // Guarded by the dispatcher's lock.
@@ -48,8 +53,9 @@ final class Worker {
   private final WireOut out = new WireOut(8192);
   private Thread reader;
 
-  Worker(Dispatcher owner, ChildProcess process, Connection conn) {
+  Worker(Dispatcher owner, ChildProcess process, Connection conn, SharedLong current) {
     this.owner = owner;
+    this.current = current;
     this.process = process;
     this.conn = conn;
     this.name = process.name();
@@ -57,7 +63,8 @@ final class Worker {
   }
 
   void startReader() {
-    reader = Thread.ofPlatform().daemon().name(name + "-reader").start(this::readLoop);
+    reader =
+        Thread.ofPlatform().daemon().name(name + "-reader").start(owner.tracked(this::readLoop));
   }
 
   void joinReader() {

@@ -2,6 +2,7 @@ package io.jpipe.internal.pool;
 
 import io.jpipe.Connection;
 import io.jpipe.ProcessPool;
+import io.jpipe.SharedLong;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.StreamCorruptedException;
@@ -25,6 +26,7 @@ public final class WorkerMain {
   static final int OUT_OF_MEMORY_EXIT = 3;
 
   private final Connection conn;
+  private final SharedLong current;
   private final WireOut out = new WireOut(8192);
   private final ArrayDeque<Call> local = new ArrayDeque<>();
   private final Map<Integer, Object> fns = new HashMap<>();
@@ -37,20 +39,24 @@ public final class WorkerMain {
   /** A function that did not decode; calls that name it fail with the reason. */
   private record BadFn(Throwable error) {}
 
-  private WorkerMain(Connection conn) {
+  private WorkerMain(Connection conn, SharedLong current) {
     this.conn = conn;
+    this.current = current;
   }
 
   /**
    * The worker's target ({@link io.jpipe.ChildProcess} runs it).
    *
    * @param conn the worker's end of its duplex pipe
+   * @param current where the worker says which task it runs (its id, 0 between tasks), so that the
+   *     parent knows which task a death interrupted
    * @param config the initializer
    * @throws IOException if the connection fails (then the worker exits)
    */
-  public static void run(Connection conn, WorkerConfig config) throws IOException {
+  public static void run(Connection conn, SharedLong current, WorkerConfig config)
+      throws IOException {
     try {
-      new WorkerMain(conn).work(config);
+      new WorkerMain(conn, current).work(config);
     } catch (StreamCorruptedException e) {
       throw e; // a bug: say so on stderr
     } catch (IOException e) {
@@ -61,6 +67,7 @@ public final class WorkerMain {
 
   private void work(WorkerConfig config) throws IOException {
     WorkerMain w = this;
+    current.set(0);
     if (config.initializer() != null) {
       try {
         config.initializer().run();
@@ -196,6 +203,7 @@ public final class WorkerMain {
   private void runOne(Call call) throws IOException {
     Object result;
     Throwable failure = call.error();
+    current.set(call.id());
     if (failure == null) {
       try {
         result =
@@ -244,5 +252,6 @@ public final class WorkerMain {
       RemoteFailure.write(out, failure);
     }
     flush();
+    current.set(0);
   }
 }
