@@ -125,6 +125,9 @@ final class BenchCommand implements Callable<Integer> {
   private static final int SMALL = 64;
   private static final int BULK = 1 << 20;
 
+  /** Workers of every pool the bench starts, as {@code py_pool_bench.py}'s. */
+  static final int POOL_WORKERS = 2;
+
   /** Inputs per task in {@code pool_map_tasks_per_s}, as {@code py_pool_bench.py}'s chunksize. */
   static final int POOL_CHUNK = 100;
 
@@ -376,7 +379,8 @@ final class BenchCommand implements Callable<Integer> {
       double[] tasks = new double[reps];
       double[] mapped = new double[reps];
       progress.show("pool: starting 2 workers");
-      try (ProcessPool pool = ProcessPool.builder().workers(2).name("jpipe-bench-pool").start()) {
+      try (ProcessPool pool =
+          ProcessPool.builder().workers(POOL_WORKERS).name("jpipe-bench-pool").start()) {
         progress.show("pool_tasks: warm-up");
         poolSubmitRate(pool, sizes.warmPool());
         for (int i = 0; i < reps; i++) {
@@ -399,10 +403,8 @@ final class BenchCommand implements Callable<Integer> {
       double[] spawn = new double[starts];
       for (int i = 0; i < starts; i++) {
         progress.show("pool start (warm): run " + (i + 1) + "/" + starts);
-        // TODO(integrator): one spare per worker once ChildProcess.prestartWarm(int spares,
-        // Duration, String...) (branch launcher) is on main: prestartWarm(2, ...). With one
-        // spare, the second worker of this pool is spawned, and pool_start_ms waits for it.
-        ChildProcess.prestartWarm(Duration.ofMinutes(2), POOL_WORKER_OPTIONS);
+        // one ready spare per worker, as a forkserver serves every worker of a CPython pool
+        ChildProcess.prestartWarm(POOL_WORKERS, Duration.ofMinutes(2), POOL_WORKER_OPTIONS);
         warm[i] = poolStartMs(ChildProcess.StartMethod.WARM);
       }
       for (int i = 0; i < starts; i++) {
@@ -454,7 +456,11 @@ final class BenchCommand implements Callable<Integer> {
       long t = System.nanoTime();
       double ms;
       try (ProcessPool pool =
-          ProcessPool.builder().workers(2).startMethod(method).name("jpipe-bench-start").start()) {
+          ProcessPool.builder()
+              .workers(POOL_WORKERS)
+              .startMethod(method)
+              .name("jpipe-bench-start")
+              .start()) {
         if (pool.submit(BenchPeer::square, 3).get() != 9) {
           throw new IllegalStateException("pool start: 3 squared is not 9");
         }
