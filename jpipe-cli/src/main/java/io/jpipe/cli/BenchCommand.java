@@ -397,7 +397,10 @@ final class BenchCommand implements Callable<Integer> {
       // As for spawn_ms and spawn_warm_ms: the AOT cache built, and a warm spare ready (the
       // forkserver running, in CPython's terms) before each warm pool starts.
       progress.show("pool start: preparing the AOT cache");
-      ChildProcess.prepareSpawn(Duration.ofMinutes(3), POOL_WORKER_OPTIONS);
+      // (a --quick run, a sanity check, does not wait for it: it builds in the background)
+      boolean quickRun = sizes.nPool() < Sizes.FULL.nPool();
+      ChildProcess.prepareSpawn(
+          quickRun ? Duration.ZERO : Duration.ofMinutes(3), POOL_WORKER_OPTIONS);
       int starts = sizes.poolStarts();
       double[] warm = new double[starts];
       double[] spawn = new double[starts];
