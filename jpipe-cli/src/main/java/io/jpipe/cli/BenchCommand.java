@@ -4,6 +4,7 @@ import io.jpipe.ChildProcess;
 import io.jpipe.Connection;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessEvent;
+import io.jpipe.ProcessPool;
 import io.jpipe.ProcessQueue;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -13,11 +14,15 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Future;
+import java.util.stream.IntStream;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,7 +40,12 @@ import picocli.CommandLine.Option;
  * sides), since a fresh JVM would measure the interpreter. Latency percentiles come from a separate
  * run of the same length with each round trip timed on its own. The queue and event figures follow
  * {@code py_queue_bench.py}: items per second from the first item taken to the sentinel, and the
- * median of round trips each timed on its own.
+ * median of round trips each timed on its own. The pool figures follow {@code py_pool_bench.py}: a
+ * {@link ProcessPool} of 2 workers, 10,000 tasks squaring an int, submitted one at a time ({@code
+ * pool_tasks_per_s}) or through {@code map} in chunks of 100 ({@code pool_map_tasks_per_s}), each
+ * run after one warm-up task and checked; and a new pool of 2 workers to its first result, with
+ * warm spares ready ({@code pool_start_ms}, CPython's forkserver) and spawned ({@code
+ * pool_start_spawn_ms}).
  */
 @Command(
     name = "bench",
@@ -44,7 +54,8 @@ import picocli.CommandLine.Option;
       "Measures jpipe between this JVM and a child JVM over a socketpair: the workload and JSON",
       "keys of bench/c_limit.c and bench/py_pipe_bench.py, so the three compare as ratios",
       "(bench/compare runs all three); and a ProcessQueue and a ProcessEvent between the two, as",
-      "bench/py_queue_bench.py measures CPython's Queue and Event. Progress goes to stderr, the",
+      "bench/py_queue_bench.py measures CPython's Queue and Event; and a ProcessPool of 2 worker",
+      "JVMs, as bench/py_pool_bench.py measures CPython's pools. Progress goes to stderr, the",
       "result to stdout."
     })
 final class BenchCommand implements Callable<Integer> {
@@ -87,12 +98,23 @@ final class BenchCommand implements Callable<Integer> {
       int nQueue,
       int warmQueue,
       int nEvent,
-      int warmEvent) {
+      int warmEvent,
+      int nPool,
+      int warmPool) {
     static final Sizes FULL =
         new Sizes(
-            50_000, 300_000, 2_000, 3, 10, 20, 50_000, 30_000, 200, 100_000, 30_000, 2_000, 10_000);
+            50_000, 300_000, 2_000, 3, 10, 20, 50_000, 30_000, 200, 100_000, 30_000, 2_000, 10_000,
+            10_000, 10_000);
     static final Sizes QUICK =
-        new Sizes(5_000, 30_000, 200, 3, 3, 4, 2_000, 3_000, 20, 10_000, 3_000, 200, 1_000);
+        new Sizes(
+            5_000, 30_000, 200, 3, 3, 4, 2_000, 3_000, 20, 10_000, 3_000, 200, 1_000, 1_000, 1_000);
+
+    /**
+     * New pools timed per start method: 3, as the baseline, unless fewer child starts are asked.
+     */
+    int poolStarts() {
+      return Math.min(reps, spawnReps);
+    }
 
     /** Round trips at the start of each event run that are not counted (200 in the baseline). */
     int skipEvent() {
@@ -102,6 +124,19 @@ final class BenchCommand implements Callable<Integer> {
 
   private static final int SMALL = 64;
   private static final int BULK = 1 << 20;
+
+  /** Workers of every pool the bench starts, as {@code py_pool_bench.py}'s. */
+  static final int POOL_WORKERS = 2;
+
+  /** Inputs per task in {@code pool_map_tasks_per_s}, as {@code py_pool_bench.py}'s chunksize. */
+  static final int POOL_CHUNK = 100;
+
+  /**
+   * The JVM options of a pool's workers ({@link ProcessPool.Builder#jvmOptions} documents the one
+   * they always get): a warm spare serves children with exactly its options, so the spares the
+   * pool-start figure prepares are booted with these.
+   */
+  static final String[] POOL_WORKER_OPTIONS = {"-XX:+ExitOnOutOfMemoryError"};
 
   /** How long an idle child is left alone before its RSS is read. */
   private static final Duration RSS_SETTLE = Duration.ofMillis(300);
@@ -131,7 +166,9 @@ final class BenchCommand implements Callable<Integer> {
             base.nQueue(),
             base.warmQueue(),
             base.nEvent(),
-            base.warmEvent());
+            base.warmEvent(),
+            base.nPool(),
+            base.warmPool());
     warnIfC1Only();
     Progress progress = new Progress(System.err);
     Map<String, Object> result = new Run(sizes, progress).call();
@@ -304,6 +341,8 @@ final class BenchCommand implements Callable<Integer> {
         spawnOnce(warm, unused, i, ChildProcess.StartMethod.WARM);
       }
 
+      double[][] pool = poolFigures();
+
       r.put("rtt_bytes_us", round(median(rttBytes), 3));
       r.put("rtt_obj_us", round(median(rttObj), 3));
       r.put("small_msgs_per_s", round(median(small), 1));
@@ -321,9 +360,124 @@ final class BenchCommand implements Callable<Integer> {
       r.put("idle_child_rss_kb", Math.round(median(rss)));
       r.put("queue_items_per_s", round(median(queueRate), 1));
       r.put("event_roundtrip_us", round(median(eventRtt), 3));
+      r.put("pool_tasks_per_s", round(median(pool[0]), 1));
+      r.put("pool_map_tasks_per_s", round(median(pool[1]), 1));
+      r.put("pool_start_ms", round(median(pool[2]), 3));
+      r.put("pool_start_spawn_ms", round(median(pool[3]), 3));
       r.put("impl", "jpipe");
       r.put("java", System.getProperty("java.runtime.version", Runtime.version().toString()));
       return r;
+    }
+
+    /**
+     * The pool figures, as {@code py_pool_bench.py} measures CPython's: submitted tasks per second,
+     * mapped tasks per second, and milliseconds from a new pool to its first result, warm and
+     * spawned; each a run per repetition.
+     */
+    private double[][] poolFigures() throws Exception {
+      int reps = sizes.reps();
+      double[] tasks = new double[reps];
+      double[] mapped = new double[reps];
+      progress.show("pool: starting 2 workers");
+      try (ProcessPool pool =
+          ProcessPool.builder().workers(POOL_WORKERS).name("jpipe-bench-pool").start()) {
+        progress.show("pool_tasks: warm-up");
+        poolSubmitRate(pool, sizes.warmPool());
+        for (int i = 0; i < reps; i++) {
+          progress.show("pool_tasks: run " + (i + 1) + "/" + reps);
+          tasks[i] = poolSubmitRate(pool, sizes.nPool());
+        }
+        progress.show("pool_map: warm-up");
+        poolMapRate(pool, sizes.warmPool());
+        for (int i = 0; i < reps; i++) {
+          progress.show("pool_map: run " + (i + 1) + "/" + reps);
+          mapped[i] = poolMapRate(pool, sizes.nPool());
+        }
+      }
+      // As for spawn_ms and spawn_warm_ms: the AOT cache built, and a warm spare ready (the
+      // forkserver running, in CPython's terms) before each warm pool starts.
+      progress.show("pool start: preparing the AOT cache");
+      // (a --quick run, a sanity check, does not wait for it: it builds in the background)
+      boolean quickRun = sizes.nPool() < Sizes.FULL.nPool();
+      ChildProcess.prepareSpawn(
+          quickRun ? Duration.ZERO : Duration.ofMinutes(3), POOL_WORKER_OPTIONS);
+      int starts = sizes.poolStarts();
+      double[] warm = new double[starts];
+      double[] spawn = new double[starts];
+      for (int i = 0; i < starts; i++) {
+        progress.show("pool start (warm): run " + (i + 1) + "/" + starts);
+        // one ready spare per worker, as a forkserver serves every worker of a CPython pool
+        ChildProcess.prestartWarm(POOL_WORKERS, Duration.ofMinutes(2), POOL_WORKER_OPTIONS);
+        warm[i] = poolStartMs(ChildProcess.StartMethod.WARM);
+      }
+      for (int i = 0; i < starts; i++) {
+        progress.show("pool start (spawn): run " + (i + 1) + "/" + starts);
+        spawn[i] = poolStartMs(ChildProcess.StartMethod.SPAWN);
+      }
+      return new double[][] {tasks, mapped, warm, spawn};
+    }
+
+    /**
+     * One warm-up task, then {@code n} tasks submitted one at a time and their results summed (and
+     * checked); tasks per second from the first submission to the last result.
+     */
+    private static double poolSubmitRate(ProcessPool pool, int n) throws Exception {
+      pool.submit(BenchPeer::square, 1).get();
+      long t = System.nanoTime();
+      List<Future<Integer>> futures = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        futures.add(pool.submit(BenchPeer::square, i));
+      }
+      long total = 0;
+      for (Future<Integer> f : futures) {
+        total += f.get();
+      }
+      long nanos = System.nanoTime() - t;
+      if (total != sumOfSquares(n)) {
+        throw new IllegalStateException("pool: wrong sum of squares " + total);
+      }
+      return n / (nanos / 1e9);
+    }
+
+    /** One warm-up task, then {@code map} over {@code n} ints in chunks of 100 (checked). */
+    private static double poolMapRate(ProcessPool pool, int n) throws Exception {
+      pool.submit(BenchPeer::square, 1).get();
+      List<Integer> inputs = IntStream.range(0, n).boxed().toList();
+      long t = System.nanoTime();
+      List<Integer> out = pool.map(BenchPeer::square, inputs, POOL_CHUNK);
+      long nanos = System.nanoTime() - t;
+      for (int i = 0; i < n; i++) {
+        if (out.get(i) != i * i) {
+          throw new IllegalStateException("pool map: wrong result at " + i + ": " + out.get(i));
+        }
+      }
+      return n / (nanos / 1e9);
+    }
+
+    /** A new pool of 2 workers to its first result, in milliseconds (closing it not counted). */
+    private static double poolStartMs(ChildProcess.StartMethod method) throws Exception {
+      long t = System.nanoTime();
+      double ms;
+      try (ProcessPool pool =
+          ProcessPool.builder()
+              .workers(POOL_WORKERS)
+              .startMethod(method)
+              .name("jpipe-bench-start")
+              .start()) {
+        if (pool.submit(BenchPeer::square, 3).get() != 9) {
+          throw new IllegalStateException("pool start: 3 squared is not 9");
+        }
+        ms = (System.nanoTime() - t) / 1e6;
+      }
+      return ms;
+    }
+
+    private static long sumOfSquares(int n) {
+      long s = 0;
+      for (long i = 0; i < n; i++) {
+        s += i * i;
+      }
+      return s;
     }
 
     /** Round trips of 8-byte messages; returns the loop's nanoseconds. */
@@ -578,7 +732,7 @@ final class BenchCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         "each figure the median of %d runs: %,d round trips, %,d x 64 B, %,d x 1 MiB,"
-            + " %,d queue items, %,d event round trips;"
+            + " %,d queue items, %,d event round trips, %,d pool tasks;"
             + " spawn: %d child starts, and %d in a row per start method%n%n",
         s.reps(),
         s.nRtt(),
@@ -586,6 +740,7 @@ final class BenchCommand implements Callable<Integer> {
         s.nBulk(),
         s.nQueue(),
         s.nEvent(),
+        s.nPool(),
         s.spawnReps(),
         s.b2bStarts());
     String row = "%-44s %14s  %s%n";
@@ -652,6 +807,24 @@ final class BenchCommand implements Callable<Integer> {
         "items/s");
     out.printf(
         Locale.ROOT, row, "ProcessEvent round trip (median)", r.get("event_roundtrip_us"), "us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "ProcessPool (2 workers), tasks one at a time",
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("pool_tasks_per_s")),
+        "tasks/s");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  map, chunks of " + POOL_CHUNK,
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("pool_map_tasks_per_s")),
+        "tasks/s");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  new pool to first result, warm / spawn",
+        "",
+        r.get("pool_start_ms") + " / " + r.get("pool_start_spawn_ms") + " ms");
   }
 
   /**

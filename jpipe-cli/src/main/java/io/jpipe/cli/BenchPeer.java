@@ -52,6 +52,16 @@ final class BenchPeer {
   private static final byte[] DONE = "done".getBytes(StandardCharsets.US_ASCII);
 
   /**
+   * The pool figures' task, in a pool worker: {@code py_pool_bench.py}'s {@code square}.
+   *
+   * @param x a number
+   * @return its square
+   */
+  static Integer square(Integer x) {
+    return x * x;
+  }
+
+  /**
    * A command message.
    *
    * @param op the operation

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * {@code jpipe bench --quick --json} runs, with real child JVMs, and prints one JSON line with
@@ -34,9 +36,16 @@ class BenchCommandTest {
           "rtt_obj_p999_us",
           "idle_child_rss_kb",
           "queue_items_per_s",
-          "event_roundtrip_us");
+          "event_roundtrip_us",
+          "pool_tasks_per_s",
+          "pool_map_tasks_per_s",
+          "pool_start_ms",
+          "pool_start_spawn_ms");
 
+  // the pools start 8 worker JVMs besides the other phases' children: on a loaded machine that
+  // takes longer than the default timeout
   @Test
+  @Timeout(value = 6, unit = TimeUnit.MINUTES)
   void quickJsonPrintsOneLineWithEveryKey() throws Exception {
     List<String> lines =
         DemoCommandTest.jpipe(

@@ -54,6 +54,30 @@ class DemoCommandTest {
     assertEachItemOnceThenMain(jpipe("demo", "queue"));
   }
 
+  @Test
+  void demoPoolLosesOnlyTheKilledWorkersTask() throws Exception {
+    String squares = "[1, 4, 9, 16, 25, 36, 49, 64, 81, 100]";
+    assertEquals(
+        List.of(
+            "submit(square, 7) -> 49",
+            "map(square, 1..10) -> " + squares,
+            "kill -9 the worker that runs the doomed task",
+            "the doomed task failed alone: its worker was killed by signal 9",
+            "the tasks submitted meanwhile -> [121, 144, 169, 196, 225]",
+            "after the kill, map(square, 1..10) -> " + squares,
+            "workers now: 2 (the killed one replaced: true)",
+            "main process"),
+        jpipe("demo", "pool"));
+  }
+
+  @Test
+  void demoHelpShowsThePoolsCPythonEquivalent() throws Exception {
+    String help = String.join("\n", jpipe("demo", "--help"));
+    assertTrue(help.contains("pool: a ProcessPool of 2 worker JVMs"), help);
+    assertTrue(help.contains("with multiprocessing.Pool(2) as pool:"), help);
+    assertTrue(help.contains("pool.map(square, range(1, 11))"), help);
+  }
+
   /** Each of 0..9 printed once by c1 or c2 (either may get any item), then "main process". */
   private static void assertEachItemOnceThenMain(List<String> lines) {
     assertEquals("main process", lines.get(lines.size() - 1));
