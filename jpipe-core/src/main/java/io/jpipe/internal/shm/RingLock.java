@@ -105,7 +105,7 @@ final class RingLock {
         ShmWait.park(backoff);
         backoff = Math.min(2 * backoff, 2_000_000);
       } else {
-        ShmWait.futexWait(address, v, CHECK_NANOS);
+        ShmWait.await(address, v, CHECK_NANOS);
       }
       end.checkWaiting();
       long now = System.nanoTime();

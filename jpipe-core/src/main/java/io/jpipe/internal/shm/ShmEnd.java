@@ -134,7 +134,7 @@ public final class ShmEnd {
     try {
       ShmSegment s0 = ShmSegment.create(duplex ? 2 : 1, cap);
       ShmEnd e0 = new ShmEnd(c0, s0, 0, true, duplex);
-      ShmSegment s1 = ShmSegment.attach(Fds.dupCloexec(s0.memfd().fd()));
+      ShmSegment s1 = ShmSegment.attach(s0.memfd().fd());
       ShmEnd e1 = new ShmEnd(c1, s1, 1, duplex, true);
       return new ShmEnd[] {e0, e1};
     } catch (IOException | RuntimeException e) {
@@ -145,7 +145,8 @@ public final class ShmEnd {
   }
 
   /**
-   * Rebuilds an end from inherited descriptors (in a child), taking both over.
+   * Rebuilds an end from inherited descriptors (in a child), taking both over: the socket becomes
+   * the end's, the segment's descriptor is reopened as a description of the end's own and closed.
    *
    * @param socketFd the end's socket
    * @param memfd the segment
@@ -159,10 +160,16 @@ public final class ShmEnd {
       throws IOException {
     FdChannel c = new FdChannel(socketFd, FdChannel.Kind.SOCKET);
     try {
-      if (side != 0 && side != 1) {
-        throw new java.io.InvalidObjectException("bad side " + side);
+      ShmSegment seg;
+      try {
+        if (side != 0 && side != 1) {
+          throw new java.io.InvalidObjectException("bad side " + side);
+        }
+        seg = ShmSegment.attach(memfd);
+      } finally {
+        Fds.closeQuietly(memfd); // inherited: the attachment has a description of its own
       }
-      return new ShmEnd(c, ShmSegment.attach(memfd), side, readable, writable);
+      return new ShmEnd(c, seg, side, readable, writable);
     } catch (IOException | RuntimeException e) {
       Fds.closeQuietly(c);
       throw e;
@@ -363,7 +370,7 @@ public final class ShmEnd {
           ShmWait.InterruptHook hook = new ShmWait.InterruptHook(this);
           hook.enter();
           try {
-            ShmWait.futexWait(r.readCursorAddress, (int) rc, WRITE_SLICE_NANOS);
+            ShmWait.await(r.readCursorAddress, (int) rc, WRITE_SLICE_NANOS);
           } finally {
             hook.leave();
           }

@@ -16,17 +16,20 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 
 /**
- * One process's attachment to a pipe's shared segment: the {@code memfd} (what children inherit),
- * its mapping, and this attachment's <em>slot</em>, which says to every other process whether this
- * one is still alive.
+ * One attachment to a pipe's shared segment: an open file description of the {@code memfd} of its
+ * own (what children inherit, and reopen for themselves), its mapping, and its <em>slot</em>, which
+ * says to every other process whether this attachment is still alive.
  *
  * <p>A slot is a byte of the memfd locked with an open-file-description lock ({@code F_OFD_SETLK})
- * on a description private to this attachment (the memfd reopened through {@code /proc/self/fd},
- * close-on-exec). The kernel drops that lock when the description closes, which a process's death
- * does too, however it dies. A lock word in the segment holds the owner's token: slot number and
- * the slot's generation, bumped at each claim. The owner of a token is dead when the slot's
- * generation moved on or nobody holds the slot's byte ({@code F_OFD_GETLK}): no pid is involved, so
- * pid reuse cannot make a dead owner look alive.
+ * on the attachment's own description: the one {@code memfd_create} made for the creator, or the
+ * memfd reopened through {@code /proc/self/fd} (close-on-exec) for any other attachment. The kernel
+ * drops that lock when the description closes, which a process's death does too, however it dies. A
+ * lock word in the segment holds its holder's token: slot number and the slot's generation, bumped
+ * at each claim. The holder of a token is dead when the slot's generation moved on or nobody holds
+ * the slot's byte ({@code F_OFD_GETLK}): no pid is involved, so pid reuse cannot make a dead holder
+ * look alive.
+ *
+ * <p>An attachment costs one descriptor and one mapping.
  */
 final class ShmSegment {
   private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
@@ -34,17 +37,15 @@ final class ShmSegment {
   /** Slots are locked at this file offset and up, far past the segment's bytes. */
   private static final long SLOT_LOCK_BASE = 1L << 40;
 
-  private final FdChannel memfd;
+  private final FdChannel fd;
   private final MemorySegment map;
-  private final int privateFd;
   private final int rings;
   private final long capacity;
   private final int token;
 
-  private ShmSegment(FdChannel memfd, MemorySegment map, int privateFd, int token) {
-    this.memfd = memfd;
+  private ShmSegment(FdChannel fd, MemorySegment map, int token) {
+    this.fd = fd;
     this.map = map;
-    this.privateFd = privateFd;
     this.rings = map.get(ValueLayout.JAVA_INT, ShmLayout.HDR_RINGS);
     this.capacity = map.get(ValueLayout.JAVA_LONG, ShmLayout.HDR_CAPACITY);
     this.token = token;
@@ -57,20 +58,20 @@ final class ShmSegment {
    */
   static ShmSegment create(int rings, long capacity) throws IOException {
     Scratch s = Scratch.get();
-    int fd;
+    int memfd;
     try (Arena arena = Arena.ofConfined()) {
-      fd = Libc.memfdCreate(s.errno, arena.allocateFrom("jpipe-shm-pipe"), Linux.MFD_CLOEXEC);
+      memfd = Libc.memfdCreate(s.errno, arena.allocateFrom("jpipe-shm-pipe"), Linux.MFD_CLOEXEC);
     }
-    if (fd < 0) {
+    if (memfd < 0) {
       throw Errno.exception("memfd_create", Native.errno(s.errno));
     }
-    FdChannel ch = new FdChannel(fd, FdChannel.Kind.OTHER);
+    FdChannel ch = new FdChannel(memfd, FdChannel.Kind.OTHER);
     try {
       long size = ShmLayout.segmentSize(rings, capacity);
-      if (Libc.ftruncate(s.errno, fd, size) != 0) {
+      if (Libc.ftruncate(s.errno, memfd, size) != 0) {
         throw Errno.exception("ftruncate", Native.errno(s.errno));
       }
-      MemorySegment map = Memory.mapShared(s.errno, fd, size);
+      MemorySegment map = Memory.mapShared(s.errno, memfd, size);
       map.set(ValueLayout.JAVA_INT, ShmLayout.HDR_VERSION, ShmLayout.VERSION);
       map.set(ValueLayout.JAVA_INT, ShmLayout.HDR_RINGS, rings);
       map.set(ValueLayout.JAVA_LONG, ShmLayout.HDR_CAPACITY, capacity);
@@ -83,16 +84,28 @@ final class ShmSegment {
   }
 
   /**
-   * Attaches to a segment from an inherited descriptor, which this attachment owns from now on.
+   * Attaches to the segment of {@code fd} through a description of its own.
    *
-   * @param fd the memfd
+   * @param fd a descriptor of the segment (not changed)
    * @return the attachment
    */
   static ShmSegment attach(int fd) throws IOException {
     Scratch s = Scratch.get();
-    FdChannel ch = new FdChannel(fd, FdChannel.Kind.OTHER);
+    int own;
+    try (Arena arena = Arena.ofConfined()) {
+      own =
+          Libc.open(
+              s.errno,
+              arena.allocateFrom("/proc/self/fd/" + fd),
+              Linux.O_RDWR | Linux.O_CLOEXEC,
+              0);
+    }
+    if (own < 0) {
+      throw Errno.exception("open /proc/self/fd/" + fd, Native.errno(s.errno));
+    }
+    FdChannel ch = new FdChannel(own, FdChannel.Kind.OTHER);
     try {
-      MemorySegment head = Memory.mapShared(s.errno, fd, ShmLayout.DATA);
+      MemorySegment head = Memory.mapShared(s.errno, own, ShmLayout.DATA);
       int rings;
       long capacity;
       try {
@@ -111,29 +124,16 @@ final class ShmSegment {
           || Long.bitCount(capacity) != 1) {
         throw new InvalidObjectException("corrupt shared-memory pipe header");
       }
-      return claim(ch, Memory.mapShared(s.errno, fd, ShmLayout.segmentSize(rings, capacity)));
+      return claim(ch, Memory.mapShared(s.errno, own, ShmLayout.segmentSize(rings, capacity)));
     } catch (IOException | RuntimeException e) {
       Fds.closeQuietly(ch);
       throw e;
     }
   }
 
-  /** Opens the private description and takes a free slot. */
+  /** Takes a free slot on the attachment's own description. */
   private static ShmSegment claim(FdChannel ch, MemorySegment map) throws IOException {
     Scratch s = Scratch.get();
-    int fd;
-    try (Arena arena = Arena.ofConfined()) {
-      fd =
-          Libc.open(
-              s.errno,
-              arena.allocateFrom("/proc/self/fd/" + ch.fd()),
-              Linux.O_RDWR | Linux.O_CLOEXEC,
-              0);
-    }
-    if (fd < 0) {
-      Memory.unmap(map);
-      throw Errno.exception("open /proc/self/fd/" + ch.fd(), Native.errno(s.errno));
-    }
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment fl = arena.allocate(Linux.FLOCK_SIZE, 8);
       int n = ShmLayout.MAX_SLOTS - 1;
@@ -141,10 +141,10 @@ final class ShmSegment {
       for (int k = 0; k < n; k++) {
         int slot = 1 + (start + k) % n;
         setLock(fl, Linux.F_WRLCK, slot);
-        if (Libc.fcntlLock(s.errno, fd, Linux.F_OFD_SETLK, fl) == 0) {
+        if (Libc.fcntlLock(s.errno, ch.fd(), Linux.F_OFD_SETLK, fl) == 0) {
           long at = ShmLayout.SLOT_GENERATIONS + 4L * slot;
           int gen = ((int) INT.getAndAdd(map, at, 1) + 1) & RingLock.GEN_MASK;
-          return new ShmSegment(ch, map, fd, RingLock.token(slot, gen));
+          return new ShmSegment(ch, map, RingLock.token(slot, gen));
         }
         int err = Native.errno(s.errno);
         if (err != Linux.EAGAIN && err != Linux.EACCES) {
@@ -153,7 +153,6 @@ final class ShmSegment {
       }
       throw new IOException("every one of " + n + " attachment slots of the segment is in use");
     } catch (IOException | RuntimeException e) {
-      Libc.close(s.errno, fd);
       Memory.unmap(map);
       throw e;
     }
@@ -186,7 +185,7 @@ final class ShmSegment {
     Scratch s = Scratch.get();
     MemorySegment fl = s.small;
     setLock(fl.asSlice(0, Linux.FLOCK_SIZE), Linux.F_WRLCK, slot);
-    if (Libc.fcntlLock(s.errno, privateFd, Linux.F_OFD_GETLK, fl) != 0) {
+    if (Libc.fcntlLock(s.errno, fd.fd(), Linux.F_OFD_GETLK, fl) != 0) {
       return true; // cannot tell: assume alive, and look again later
     }
     return fl.get(ValueLayout.JAVA_SHORT, Linux.FLOCK_TYPE) != Linux.F_UNLCK;
@@ -209,19 +208,17 @@ final class ShmSegment {
     return capacity;
   }
 
-  /** The memfd, which a child inherits. */
+  /** This attachment's descriptor of the segment, which a child inherits. */
   FdChannel memfd() {
-    return memfd;
+    return fd;
   }
 
   /**
-   * Ends this attachment: unmaps, drops the slot (closing the private description) and closes the
-   * memfd (at once, or when a child's start that holds it is done). Only once no thread uses the
-   * mapping.
+   * Ends this attachment: unmaps, and closes its description, which drops the slot (at once, or
+   * when a child's start that holds the descriptor is done). Only once no thread uses the mapping.
    */
   void close() {
     Memory.unmap(map);
-    Libc.close(Scratch.get().errno, privateFd);
-    Fds.closeQuietly(memfd);
+    Fds.closeQuietly(fd);
   }
 }

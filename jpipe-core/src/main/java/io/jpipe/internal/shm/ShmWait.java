@@ -48,7 +48,7 @@ final class ShmWait {
    * Sleeps on a futex word while it holds {@code expected}, at most {@code nanos}; any outcome
    * (woken, value changed, timed out, signal) returns. Platform threads only.
    */
-  static void futexWait(long address, int expected, long nanos) {
+  static void await(long address, int expected, long nanos) {
     Scratch s = Scratch.get();
     MemorySegment ts = s.small;
     ts.set(ValueLayout.JAVA_LONG, 0, nanos / 1_000_000_000L);
