@@ -34,7 +34,14 @@ class BenchCommandTest {
           "rtt_obj_p999_us",
           "idle_child_rss_kb",
           "queue_items_per_s",
-          "event_roundtrip_us");
+          "event_roundtrip_us",
+          "shm_rtt_bytes_us",
+          "shm_rtt_obj_us",
+          "shm_small_msgs_per_s",
+          "shm_bulk_gbps",
+          "shm_rtt_bytes_p50_us",
+          "shm_rtt_bytes_p99_us",
+          "shm_rtt_bytes_p999_us");
 
   @Test
   void quickJsonPrintsOneLineWithEveryKey() throws Exception {
