@@ -128,6 +128,51 @@ class ShmUpgradeTest {
     }
   }
 
+  @Test
+  void upgradedConnectionsLeaveNoDescriptorBehind() throws Exception {
+    try (Listener warm = shmListener("unix")) { // first use opens process-wide descriptors
+      Connection[] ends = connectPair(warm, true);
+      ends[0].close();
+      ends[1].close();
+    }
+    java.util.Set<String> was = openFds();
+    int before = TestSupport.fdCount();
+    try (Listener listener = shmListener("unix")) {
+      for (int i = 0; i < 20; i++) {
+        Connection[] ends = connectPair(listener, true);
+        try (Connection server = ends[0];
+            Connection client = ends[1]) {
+          assertTrue(server.isSharedMemory() && client.isSharedMemory());
+          client.sendBytes(new byte[] {(byte) i});
+          assertArrayEquals(new byte[] {(byte) i}, server.recvBytes());
+        }
+      }
+    }
+    try {
+      TestSupport.eventually(
+          "every socket, memfd and Unix socket of the upgrades is closed",
+          () -> TestSupport.fdCount() == before);
+    } catch (AssertionError e) {
+      java.util.Set<String> now = openFds();
+      now.removeAll(was);
+      throw new AssertionError("left open: " + now, e);
+    }
+  }
+
+  private static java.util.Set<String> openFds() throws IOException {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    try (var dirs = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+      for (Path p : (Iterable<Path>) dirs::iterator) {
+        try {
+          out.add(p.getFileName() + "->" + java.nio.file.Files.readSymbolicLink(p));
+        } catch (IOException e) {
+          // closed meanwhile
+        }
+      }
+    }
+    return out;
+  }
+
   /** The child's side: connects with shared memory, echoes bytes until an empty message. */
   static void echoClient(String address, String keyHex) throws IOException {
     try (Connection c =
