@@ -71,7 +71,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * sending on the same one-way pipe (not a duplex pipe, which is a socket) messages whose payload is
  * at most 4092 bytes, because the kernel writes up to PIPE_BUF (4096) bytes to a pipe atomically
  * and each such message is one write of header and payload. Receiving from several processes always
- * needs the lock.
+ * needs the lock. An end of a shared-memory pipe ({@link Pipe.Builder#sharedMemory}) needs none:
+ * any number of processes may send on it and receive from it, each message whole and exactly once.
  *
  * <h2>Errors</h2>
  *
@@ -785,7 +786,9 @@ public final class Connection implements InterruptibleChannel {
 
   /**
    * The file descriptor of this end: a real kernel descriptor, a socket for a duplex pipe and a
-   * pipe for a one-way pipe (CPython's {@code fileno()}).
+   * pipe for a one-way pipe (CPython's {@code fileno()}). For a shared-memory pipe it is the socket
+   * kept beside the rings: it is readable at end of file, but not reliably while messages wait
+   * (they travel in shared memory); {@link Connections#waitAny} looks at the ring too.
    *
    * @return the descriptor
    * @throws ClosedChannelException if this end is closed

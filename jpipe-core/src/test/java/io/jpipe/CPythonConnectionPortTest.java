@@ -30,6 +30,11 @@ import org.junit.jupiter.api.Test;
 class CPythonConnectionPortTest {
   private static final byte[] SENTINEL = new byte[0];
 
+  /** The pipe under test: a kernel pipe here, a shared-memory one in a subclass. */
+  Pipe pipe(boolean duplex) throws java.io.IOException {
+    return Pipe.open(duplex);
+  }
+
   /** The child of test_connection: echoes byte messages until the empty one. */
   private static Object echo(Connection conn) throws Exception {
     for (byte[] msg = conn.recvBytes(); msg.length != 0; msg = conn.recvBytes()) {
@@ -49,7 +54,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_connection() throws Exception {
-    Pipe pipe = Pipe.open();
+    Pipe pipe = pipe(true);
     Connection conn = pipe.conn1();
     Connection childConn = pipe.conn2();
     CompletableFuture<Object> child = async(() -> echo(childConn));
@@ -114,7 +119,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_duplex_false() throws Exception {
-    Pipe pipe = Pipe.open(false);
+    Pipe pipe = pipe(false);
     Connection reader = pipe.conn1();
     Connection writer = pipe.conn2();
     writer.send(1);
@@ -132,7 +137,7 @@ class CPythonConnectionPortTest {
   @Test
   void test_sendbytes() throws Exception {
     byte[] msg = "abcdefghijklmnopqrstuvwxyz".getBytes(StandardCharsets.ISO_8859_1);
-    try (Pipe pipe = Pipe.open()) {
+    try (Pipe pipe = pipe(true)) {
       Connection a = pipe.conn1();
       Connection b = pipe.conn2();
 
@@ -161,7 +166,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_context() throws Exception {
-    Pipe pipe = Pipe.open();
+    Pipe pipe = pipe(true);
     Connection a = pipe.conn1();
     Connection b = pipe.conn2();
     try (a;
@@ -181,7 +186,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_empty_string() throws Exception {
-    try (Pipe pipe = Pipe.open()) {
+    try (Pipe pipe = pipe(true)) {
       Connection a = pipe.conn1();
       Connection b = pipe.conn2();
       assertFalse(a.poll());
@@ -194,7 +199,7 @@ class CPythonConnectionPortTest {
   @Test
   void test_strings() throws Exception {
     List<String> strings = List.of("hello", "", "a", "b", "", "bye", "", "lop");
-    try (Pipe pipe = Pipe.open()) {
+    try (Pipe pipe = pipe(true)) {
       Connection a = pipe.conn1();
       Connection b = pipe.conn2();
       CompletableFuture<Object> child =
@@ -221,7 +226,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_boundaries() throws Exception {
-    Pipe pipe = Pipe.open(false);
+    Pipe pipe = pipe(false);
     Connection r = pipe.conn1();
     Connection w = pipe.conn2();
     // Polling must never pull part of a message out of the pipe.
@@ -239,7 +244,7 @@ class CPythonConnectionPortTest {
 
   @Test
   void test_dont_merge() throws Exception {
-    try (Pipe pipe = Pipe.open()) {
+    try (Pipe pipe = pipe(true)) {
       Connection a = pipe.conn1();
       Connection b = pipe.conn2();
       assertFalse(a.poll(Duration.ZERO));

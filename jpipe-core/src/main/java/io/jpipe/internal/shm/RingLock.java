@@ -103,7 +103,7 @@ final class RingLock {
       end.checkWaiting();
       if (Thread.currentThread().isVirtual()) {
         ShmWait.park(backoff);
-        backoff = Math.min(2 * backoff, 2_000_000);
+        backoff = Math.min(2 * backoff, 10_000_000);
       } else {
         ShmWait.await(address, v, CHECK_NANOS);
       }

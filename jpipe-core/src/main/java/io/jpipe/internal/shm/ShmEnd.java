@@ -365,7 +365,7 @@ public final class ShmEnd {
         checkWaiting();
         if (virtual) {
           ShmWait.park(backoff);
-          backoff = Math.min(2 * backoff, 5_000_000);
+          backoff = Math.min(2 * backoff, 20_000_000);
         } else {
           ShmWait.InterruptHook hook = new ShmWait.InterruptHook(this);
           hook.enter();

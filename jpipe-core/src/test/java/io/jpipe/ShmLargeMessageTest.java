@@ -1,0 +1,80 @@
+package io.jpipe;
+
+import static io.jpipe.TestSupport.async;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.posix.Memory;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Messages far larger than the ring stream through it in order: a 4 GiB message (plus 16 bytes)
+ * crosses a shared-memory pipe whole, from an off-heap segment to an off-heap segment. The source
+ * is reserved memory that is mostly never touched (the kernel's zero page) with a distinct value in
+ * every mebibyte, so the test needs about 4 GiB, for the received copy.
+ */
+class ShmLargeMessageTest {
+  private static final long SIZE = (1L << 32) + 16;
+
+  @Test
+  @Timeout(300)
+  void aFourGibibyteMessageCrossesWhole() throws Exception {
+    try (Pipe pipe = Pipe.builder().sharedMemory(4 << 20).open();
+        Arena arena = Arena.ofShared()) {
+      MemorySegment sent = Memory.attach(Memory.mapReserve(Scratch.get().errno, SIZE), arena);
+      for (long at = 0; at + 8 <= SIZE; at += 1 << 20) {
+        sent.set(ValueLayout.JAVA_LONG_UNALIGNED, at, at * 0x9E3779B97F4A7C15L + 1);
+      }
+      long[] marks = {1, (1L << 31) - 1, 1L << 31, (1L << 32) - 1, 1L << 32, SIZE - 1};
+      for (long at : marks) {
+        sent.set(ValueLayout.JAVA_BYTE, at, (byte) (at * 31 + 7));
+      }
+      CompletableFuture<Object> sender =
+          async(
+              () -> {
+                pipe.conn1().sendBytes(new byte[] {1, 2, 3});
+                pipe.conn1().sendBytes(sent);
+                pipe.conn1().sendBytes(new byte[] {4, 5});
+                return null;
+              });
+      assertArrayEquals(new byte[] {1, 2, 3}, pipe.conn2().recvBytes());
+      long t0 = System.nanoTime();
+      MemorySegment got = pipe.conn2().recvBytes(arena);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertEquals(SIZE, got.byteSize());
+      assertEquals(-1L, MemorySegment.mismatch(sent, 0, SIZE, got, 0, SIZE), "bytes differ");
+      assertArrayEquals(new byte[] {4, 5}, pipe.conn2().recvBytes(), "in order after it");
+      TestSupport.await(sender);
+      System.out.printf("4 GiB through a 4 MiB ring in %d ms%n", ms);
+    }
+  }
+
+  @Test
+  void aMessageOfManyRingsFillsAnArrayAndABuffer() throws Exception {
+    try (Pipe pipe = Pipe.builder().duplex(false).sharedMemory(4096).open()) {
+      byte[] big = TestSupport.payload(7, 3 << 20);
+      CompletableFuture<Object> sender =
+          async(
+              () -> {
+                pipe.conn2().sendBytes(big);
+                pipe.conn2().sendBytes(java.nio.ByteBuffer.wrap(big));
+                pipe.conn2().send(big);
+                return null;
+              });
+      assertArrayEquals(big, pipe.conn1().recvBytes());
+      java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(big.length + 10);
+      assertEquals(big.length, pipe.conn1().recvBytesInto(direct));
+      byte[] back = new byte[big.length];
+      direct.flip().get(back);
+      assertArrayEquals(big, back);
+      assertArrayEquals(big, (byte[]) pipe.conn1().recv());
+      TestSupport.await(sender);
+    }
+  }
+}
