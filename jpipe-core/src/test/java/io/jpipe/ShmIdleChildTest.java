@@ -13,10 +13,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Waiting on a shared-memory end costs nothing once the spin window is over, in a child process
- * too: an idle reader in a child JVM, on an end it inherited, uses under 1% of a CPU over 10 s
- * (its thread's CPU time, which the kernel counts whatever the machine's load), and still wakes for
- * the next message. (ShmIdleTest watches readers and senders in this JVM, and
- * ShmVirtualThreadsParkTest virtual threads on one carrier.)
+ * too: an idle reader in a child JVM, on an end it inherited, uses under 1% of a CPU over 10 s (its
+ * thread's CPU time, which the kernel counts whatever the machine's load), and still wakes for the
+ * next message. (ShmIdleTest watches readers and senders in this JVM, and ShmVirtualThreadsParkTest
+ * virtual threads on one carrier.)
  */
 class ShmIdleChildTest {
   /** How long the idle reader is watched. */
