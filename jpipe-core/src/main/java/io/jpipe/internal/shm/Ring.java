@@ -34,6 +34,9 @@ final class Ring {
   /** The futex word writers sleep on: the read cursor's low 32 bits (little-endian). */
   final long readCursorAddress;
 
+  /** The futex word readers sleep on: the write cursor's low 32 bits (little-endian). */
+  final long writeCursorAddress;
+
   Ring(MemorySegment map, int index, long capacity) {
     this.map = map;
     this.capacity = capacity;
@@ -43,6 +46,7 @@ final class Ring {
     this.writeLock = new RingLock(map, ctl + ShmLayout.WRITE_LOCK);
     this.readLock = new RingLock(map, ctl + ShmLayout.READ_LOCK);
     this.readCursorAddress = map.address() + ctl + ShmLayout.READ_CURSOR;
+    this.writeCursorAddress = map.address() + ctl + ShmLayout.WRITE_CURSOR;
   }
 
   long writeCursor() {
@@ -69,6 +73,14 @@ final class Ring {
 
   void addReadSleeper(int delta) {
     INT.getAndAdd(map, ctl + ShmLayout.READ_SLEEPERS, delta);
+  }
+
+  int readFutexSleepers() {
+    return (int) INT.getVolatile(map, ctl + ShmLayout.READ_FUTEX_SLEEPERS);
+  }
+
+  void addReadFutexSleeper(int delta) {
+    INT.getAndAdd(map, ctl + ShmLayout.READ_FUTEX_SLEEPERS, delta);
   }
 
   int writeSleepers() {

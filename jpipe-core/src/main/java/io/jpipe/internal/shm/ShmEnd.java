@@ -69,10 +69,10 @@ public final class ShmEnd {
   static final long HUP_CHECK_NANOS = 10_000_000L;
 
   /** A sleeping reader looks at its ring at least this often (lost doorbells are bounded). */
-  private static final long READ_SLICE_NANOS = 100_000_000L;
+  private static final long READ_SLICE_NANOS = 200_000_000L;
 
   /** A writer asleep for room looks at the socket and its state at least this often. */
-  private static final long WRITE_SLICE_NANOS = 50_000_000L;
+  private static final long WRITE_SLICE_NANOS = 200_000_000L;
 
   private final FdChannel ch;
   private final ShmSegment seg;
@@ -225,7 +225,11 @@ public final class ShmEnd {
       try {
         Fds.closeQuietly(ch);
         if (out != null) {
-          ShmWait.futexWake(out.readCursorAddress);
+          ShmWait.futexWake(out.readCursorAddress); // our writers waiting for room
+          ShmWait.futexWake(out.writeCursorAddress); // readers of our ring: look for the hang-up
+        }
+        if (in != null) {
+          ShmWait.futexWake(in.writeCursorAddress); // our readers
         }
       } finally {
         ch.release();
@@ -326,6 +330,9 @@ public final class ShmEnd {
 
   private void publish(Scratch s, Ring r, long w) throws IOException {
     r.publish(w);
+    if (r.readFutexSleepers() != 0) {
+      ShmWait.futexWake(r.writeCursorAddress);
+    }
     if (r.readSleepers() != 0) {
       ch.writeNow(s, s.wordAddress, 1); // the doorbell; a full socket is readable already
     }
@@ -629,6 +636,9 @@ public final class ShmEnd {
       }
     }
     readSpin = ShmWait.shrink(window);
+    if (!Thread.currentThread().isVirtual()) {
+      return sleepOnCursor(s, r, pos, deadline);
+    }
     r.addReadSleeper(1);
     try {
       for (; ; ) {
@@ -651,6 +661,49 @@ public final class ShmEnd {
       }
     } finally {
       r.addReadSleeper(-1);
+    }
+  }
+
+  /**
+   * A platform thread's sleep for data: on the write cursor's futex, in slices, after each of which
+   * (and after each wake-up that brought nothing) it asks the socket whether the peer hung up. A
+   * peer that closes wakes its readers; one killed by a signal cannot, so end of file is then seen
+   * within a slice.
+   */
+  private int sleepOnCursor(Scratch s, Ring r, long pos, long deadline) throws IOException {
+    r.addReadFutexSleeper(1);
+    try {
+      for (; ; ) {
+        long w = r.writeCursor();
+        if (w != pos) {
+          return 1;
+        }
+        checkWaiting();
+        long slice = READ_SLICE_NANOS;
+        if (deadline != FdChannel.NO_DEADLINE) {
+          long left = deadline - System.nanoTime();
+          if (left <= 0) {
+            return 0;
+          }
+          slice = Math.min(slice, left);
+        }
+        ShmWait.InterruptHook hook = new ShmWait.InterruptHook(this);
+        hook.enter();
+        try {
+          ShmWait.await(r.writeCursorAddress, (int) w, slice);
+        } finally {
+          hook.leave();
+        }
+        checkWaiting();
+        if (r.writeCursor() != pos) {
+          return 1;
+        }
+        if ((pollNow(s, (short) 0) & Linux.POLLHUP) != 0) {
+          return r.writeCursor() != pos ? 1 : -1; // hung up: the ring once more, then EOF
+        }
+      }
+    } finally {
+      r.addReadFutexSleeper(-1);
     }
   }
 

@@ -9,9 +9,12 @@ package io.jpipe.internal.shm;
  * 0                      header: MAGIC (int), VERSION (int), ring count (int), capacity (long)
  * RING_CONTROL + r*512   control block of ring r, four cache lines of 64 bytes, then two more:
  *   +0    WRITE_CURSOR     long: bytes ever published by writers (release store after the bytes);
- *                          its low 32 bits are not a futex word: readers sleep on the socket
- *   +8    READ_SLEEPERS    int: readers sleeping on the socket for this ring (writers ring a
- *                          doorbell only when it is not 0)
+ *                          its low 32 bits (little-endian) are the futex word on which readers
+ *                          of platform threads sleep
+ *   +8    READ_SLEEPERS    int: readers sleeping on the socket for this ring (virtual threads,
+ *                          waitAny; writers ring a doorbell only when it is not 0)
+ *   +12   READ_FUTEX_SLEEPERS int: readers asleep on the write cursor's futex (writers wake only
+ *                          when it is not 0)
  *   +64   READ_CURSOR      long: bytes ever consumed by readers; its low 32 bits (little-endian)
  *                          are the futex word on which writers sleep for room
  *   +72   WRITE_SLEEPERS   int: writers asleep on that futex (readers wake only when not 0)
@@ -50,6 +53,7 @@ final class ShmLayout {
 
   static final long WRITE_CURSOR = 0;
   static final long READ_SLEEPERS = 8;
+  static final long READ_FUTEX_SLEEPERS = 12;
   static final long READ_CURSOR = 64;
   static final long WRITE_SLEEPERS = 72;
   static final long WRITE_LOCK = 128;

@@ -17,10 +17,14 @@ import java.util.concurrent.locks.LockSupport;
  * #MIN_SPIN_NANOS}, so that an idle end, or one whose peer shares its only CPU, wastes little; it
  * never exceeds {@link #MAX_SPIN_NANOS}.
  *
- * <p>Sleeping: a reader sleeps on its socket (doorbells and end of file wake it, and a virtual
- * thread parks through the project's poller); a writer waiting for room sleeps on the ring's read
- * cursor with {@code futex} (platform threads, in slices) or parks with a growing timeout (virtual
- * threads, which must not block a carrier in a system call); so does a waiter for a ring lock.
+ * <p>Sleeping: a reader on a platform thread sleeps on the ring's write cursor with {@code futex}
+ * (one system call for the writer to wake it), in slices after which it asks its socket whether the
+ * peer hung up; a reader on a virtual thread, which must never block its carrier in a system call,
+ * and {@code Connections.waitAny} sleep on the socket instead (doorbells and end of file wake them;
+ * a virtual thread parks through the project's poller). A writer waiting for room sleeps on the
+ * ring's read cursor with {@code futex} (platform threads, in slices) or parks with a growing
+ * timeout (virtual threads); so does a waiter for a ring lock. Every sleeper is counted in the
+ * segment, so a writer or reader calls the kernel to wake only when someone sleeps.
  */
 final class ShmWait {
   /** The longest a spin lasts before sleeping. */
