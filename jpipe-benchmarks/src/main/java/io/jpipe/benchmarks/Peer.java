@@ -39,7 +39,22 @@ final class Peer implements AutoCloseable {
    * @throws IOException if it cannot start
    */
   static Peer start(ChildProcess.Target2<Connection, Integer> loop, int batch) throws IOException {
-    Pipe pipe = Pipe.open();
+    return start(loop, batch, 0);
+  }
+
+  /**
+   * As {@link #start(ChildProcess.Target2, int)}, over a shared-memory pipe ({@code
+   * Pipe.builder().sharedMemory(ring)}) when {@code ring > 0}.
+   *
+   * @param loop one of the loops below
+   * @param batch its batch size (sinks), ignored by the echo loops
+   * @param ring bytes per ring, or 0 for a socketpair
+   * @return the running peer
+   * @throws IOException if it cannot start
+   */
+  static Peer start(ChildProcess.Target2<Connection, Integer> loop, int batch, long ring)
+      throws IOException {
+    Pipe pipe = ring > 0 ? Pipe.builder().sharedMemory(ring).open() : Pipe.open();
     ChildProcess child =
         ChildProcess.of(loop, pipe.conn2(), batch).name("jpipe-jmh-peer").daemon(true);
     try {
@@ -87,6 +102,22 @@ final class Peer implements AutoCloseable {
       for (; ; ) {
         int n = c.recvBytesInto(buf);
         c.sendBytes(buf, 0, n);
+      }
+    } catch (EOFException e) {
+      // done
+    }
+  }
+
+  /**
+   * Echoes every message through one reused native segment, with {@code
+   * recvBytesInto(MemorySegment)}/{@code sendBytes(MemorySegment)}.
+   */
+  static void echoSegment(Connection c, Integer unused) throws IOException {
+    MemorySegment buf = Arena.global().allocate(64 * 1024, 64);
+    try {
+      for (; ; ) {
+        long n = c.recvBytesInto(buf);
+        c.sendBytes(buf.asSlice(0, n));
       }
     } catch (EOFException e) {
       // done

@@ -138,6 +138,12 @@ final class BenchCommand implements Callable<Integer> {
    */
   static final String[] POOL_WORKER_OPTIONS = {"-XX:+ExitOnOutOfMemoryError"};
 
+  /**
+   * The ring of the shared-memory pipe, per direction: four bulk messages, so that a sender of 1
+   * MiB messages is never held up by a ring smaller than its message.
+   */
+  static final long SHM_RING = 4L << 20;
+
   /** How long an idle child is left alone before its RSS is read. */
   private static final Duration RSS_SETTLE = Duration.ofMillis(300);
 
@@ -318,6 +324,68 @@ final class BenchCommand implements Callable<Integer> {
         pong.close();
       }
 
+      // The same message phases over a shared-memory pipe, with a peer child of its own.
+      Histogram shmBytesHist = new Histogram(3);
+      double[] shmRttBytes;
+      double[] shmRttObj;
+      double[] shmSmall;
+      double[] shmBulk;
+      progress.show("shm: starting the peer JVM");
+      Pipe shmPipe = Pipe.builder().sharedMemory(SHM_RING).open();
+      me = shmPipe.conn1();
+      Connection shmTheirs = shmPipe.conn2();
+      ChildProcess shmPeer =
+          ChildProcess.of(BenchPeer::serveMessages, shmTheirs)
+              .name("jpipe-bench-shm-peer")
+              .daemon(true);
+      try {
+        shmPeer.start();
+        shmTheirs.close();
+        int reps = sizes.reps();
+        progress.show("shm_rtt_bytes: warm-up");
+        rttBytesLoop(sizes.warmRtt());
+        shmRttBytes = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("shm_rtt_bytes: run " + (i + 1) + "/" + reps);
+          shmRttBytes[i] = rttBytesLoop(sizes.nRtt()) / 1e3 / sizes.nRtt();
+        }
+        progress.show("shm_rtt_bytes: percentiles");
+        rttBytesTimed(sizes.nRtt(), shmBytesHist);
+
+        progress.show("shm_rtt_obj: warm-up");
+        rttObjLoop(sizes.warmRtt());
+        shmRttObj = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("shm_rtt_obj: run " + (i + 1) + "/" + reps);
+          shmRttObj[i] = rttObjLoop(sizes.nRtt()) / 1e3 / sizes.nRtt();
+        }
+
+        byte[] smallMsg = new byte[SMALL];
+        Arrays.fill(smallMsg, (byte) 'x');
+        progress.show("shm_small_msgs: warm-up");
+        onewayArrays(smallMsg, sizes.warmSmall());
+        shmSmall = new double[reps];
+        for (int i = 0; i < reps; i++) {
+          progress.show("shm_small_msgs: run " + (i + 1) + "/" + reps);
+          shmSmall[i] = sizes.nSmall() / (onewayArrays(smallMsg, sizes.nSmall()) / 1e9);
+        }
+
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment bulkSeg = arena.allocate(BULK, 64);
+          bulkSeg.fill((byte) 'x');
+          progress.show("shm_bulk (off-heap): warm-up");
+          onewaySegment(bulkSeg, sizes.warmBulk());
+          shmBulk = new double[reps];
+          for (int i = 0; i < reps; i++) {
+            progress.show("shm_bulk (off-heap): run " + (i + 1) + "/" + reps);
+            shmBulk[i] = gbps(sizes.nBulk(), onewaySegment(bulkSeg, sizes.nBulk()));
+          }
+        }
+      } finally {
+        me.close();
+        stop(shmPeer);
+      }
+
       // As a user who starts many children would have it: the AOT cache built (in the
       // background by the first child, or up front by prepareSpawn), warm spares ready.
       progress.show("spawn: preparing the AOT cache");
@@ -364,6 +432,11 @@ final class BenchCommand implements Callable<Integer> {
       r.put("pool_map_tasks_per_s", round(median(pool[1]), 1));
       r.put("pool_start_ms", round(median(pool[2]), 3));
       r.put("pool_start_spawn_ms", round(median(pool[3]), 3));
+      r.put("shm_rtt_bytes_us", round(median(shmRttBytes), 3));
+      r.put("shm_rtt_obj_us", round(median(shmRttObj), 3));
+      r.put("shm_small_msgs_per_s", round(median(shmSmall), 1));
+      r.put("shm_bulk_gbps", round(median(shmBulk), 3));
+      putPercentiles(r, "shm_rtt_bytes", shmBytesHist);
       r.put("impl", "jpipe");
       r.put("java", System.getProperty("java.runtime.version", Runtime.version().toString()));
       return r;
@@ -726,7 +799,8 @@ final class BenchCommand implements Callable<Integer> {
   private static void printTable(PrintStream out, Map<String, Object> r, Sizes s) {
     out.printf(
         Locale.ROOT,
-        "jpipe bench: Java %s, %d CPUs; parent and one child JVM over a socketpair%n",
+        "jpipe bench: Java %s, %d CPUs; parent and one child JVM over a socketpair, then over a"
+            + " shared-memory pipe%n",
         r.get("java"),
         Runtime.getRuntime().availableProcessors());
     out.printf(
@@ -825,6 +899,32 @@ final class BenchCommand implements Callable<Integer> {
         "  new pool to first result, warm / spawn",
         "",
         r.get("pool_start_ms") + " / " + r.get("pool_start_spawn_ms") + " ms");
+    out.printf(
+        Locale.ROOT, row, "shared memory: 8-byte round trip", r.get("shm_rtt_bytes_us"), "us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  p50 / p99 / p99.9",
+        "",
+        r.get("shm_rtt_bytes_p50_us")
+            + " / "
+            + r.get("shm_rtt_bytes_p99_us")
+            + " / "
+            + r.get("shm_rtt_bytes_p999_us")
+            + " us");
+    out.printf(Locale.ROOT, row, "shared memory: object round trip", r.get("shm_rtt_obj_us"), "us");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "shared memory: 64-byte one-way messages",
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("shm_small_msgs_per_s")),
+        "messages/s");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "shared memory: 1 MiB one-way, off-heap API",
+        r.get("shm_bulk_gbps"),
+        "GB/s");
   }
 
   /**

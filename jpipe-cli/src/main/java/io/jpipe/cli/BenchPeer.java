@@ -139,6 +139,19 @@ final class BenchPeer {
   }
 
   /**
+   * Runs in the child of the shared-memory phases: serves the message commands ({@link
+   * #ECHO_BYTES}, {@link #ECHO_OBJECTS}, {@link #SINK_ARRAYS}, {@link #SINK_SEGMENT}) until the
+   * parent closes its end.
+   *
+   * @param c the child's end of a duplex shared-memory pipe
+   * @throws IOException if the pipe fails
+   * @throws InterruptedException if interrupted
+   */
+  static void serveMessages(Connection c) throws IOException, InterruptedException {
+    serve(c, null, null, null);
+  }
+
+  /**
    * Runs in the child of the start-up measurement: sends two bytes at once, then waits (idle, so
    * that its memory can be read) until the parent closes its end.
    *

@@ -40,7 +40,14 @@ class BenchCommandTest {
           "pool_tasks_per_s",
           "pool_map_tasks_per_s",
           "pool_start_ms",
-          "pool_start_spawn_ms");
+          "pool_start_spawn_ms",
+          "shm_rtt_bytes_us",
+          "shm_rtt_obj_us",
+          "shm_small_msgs_per_s",
+          "shm_bulk_gbps",
+          "shm_rtt_bytes_p50_us",
+          "shm_rtt_bytes_p99_us",
+          "shm_rtt_bytes_p999_us");
 
   // the pools start 8 worker JVMs besides the other phases' children: on a loaded machine that
   // takes longer than the default timeout

@@ -9,7 +9,9 @@ import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.jfr.Jfr;
 import io.jpipe.internal.net.Handshake;
+import io.jpipe.internal.net.ShmUpgrade;
 import io.jpipe.internal.net.Sockets;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Objects;
@@ -33,6 +35,10 @@ import java.util.Objects;
  * one) is refused with an {@link IllegalStateException} unless {@link Builder#allowUnauthenticated
  * allowUnauthenticated(true)} says that is intended: whatever answers at that address could send
  * objects to decode. Unix sockets need no permission.
+ *
+ * <p>With {@link Builder#sharedMemory}, a connection to a jpipe {@link Listener} that opted in too
+ * is switched to shared memory once both sides are authenticated (see {@link Listener}, "Shared
+ * memory"); with a CPython listener, or one that did not opt in, it stays on CPython's wire.
  */
 public final class Client {
   private Client() {}
@@ -84,9 +90,27 @@ public final class Client {
     private Duration connectTimeout;
     private Duration handshakeTimeout = Listener.DEFAULT_HANDSHAKE_TIMEOUT;
     private boolean allowUnauthenticated;
+    private int shmLog2;
 
     private Builder(Address address) {
       this.address = Objects.requireNonNull(address, "address");
+    }
+
+    /**
+     * Asks a jpipe listener that opted in too ({@link Listener.Builder#sharedMemory}) to switch the
+     * connection to shared memory after the handshake, with a ring of at least {@code
+     * capacityBytes} per direction (the larger of the two sides' sizes, rounded up to a power of
+     * two between 4 KiB and 1 GiB). A CPython listener, or one that did not opt in, never sees the
+     * request and the connection stays on the wire ({@link Connection#isSharedMemory()} says
+     * which). Needs an {@link #authkey} (empty allowed); ignored on TCP.
+     *
+     * @param capacityBytes bytes per ring, 1..1 GiB
+     * @return this
+     * @throws IllegalArgumentException if the capacity is out of range
+     */
+    public Builder sharedMemory(long capacityBytes) {
+      this.shmLog2 = ShmUpgrade.log2(capacityBytes);
+      return this;
     }
 
     /**
@@ -162,6 +186,19 @@ public final class Client {
       return this;
     }
 
+    private static ShmEnd upgrade(FdChannel ch, long deadline) throws IOException {
+      ch.acquire();
+      try {
+        return ShmUpgrade.take(ch, deadline);
+      } catch (java.nio.channels.ClosedChannelException e) {
+        throw e;
+      } catch (IOException e) {
+        throw new AuthenticationException("shared-memory upgrade failed: " + e.getMessage(), e);
+      } finally {
+        ch.release();
+      }
+    }
+
     private static Duration positive(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
         throw new IllegalArgumentException("timeout must be positive: " + timeout);
@@ -178,6 +215,11 @@ public final class Client {
      *     #allowUnauthenticated allowUnauthenticated(true)} was not called
      */
     public Connection connect() throws IOException {
+      if (shmLog2 != 0 && authkey == null) {
+        throw new IllegalStateException(
+            "sharedMemory needs an authkey: the request rides in the authentication handshake"
+                + " (the empty key will do on a Unix socket)");
+      }
       if (address instanceof Address.Tcp
           && (authkey == null || authkey.length == 0)
           && !allowUnauthenticated) {
@@ -195,11 +237,22 @@ public final class Client {
       boolean connected = false;
       // Whatever goes wrong (a bug, no memory), the socket is closed now, not by a Cleaner later.
       try {
+        Connection c = null;
         if (authkey != null) {
-          Handshake.connect(
-              ch, authkey, digest, FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout)));
+          long deadline = FdChannel.deadlineAfter(Durations.toNanos(handshakeTimeout));
+          int mine = !(address instanceof Address.Tcp) ? shmLog2 : 0;
+          int theirs = Handshake.connect(ch, authkey, digest, deadline, mine);
+          if (mine != 0 && theirs != 0) {
+            ShmEnd end = upgrade(ch, deadline);
+            if (end != null) {
+              c = Access.connections().newShmConnection(end, true, true, codec);
+              Fds.closeQuietly(ch); // the pipe's socketpair carries the connection from now on
+            }
+          }
         }
-        Connection c = Access.connections().newConnection(ch, true, true, codec);
+        if (c == null) {
+          c = Access.connections().newConnection(ch, true, true, codec);
+        }
         connected = true;
         return c;
       } catch (AuthenticationException e) {

@@ -10,7 +10,9 @@ import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.jfr.Jfr;
 import io.jpipe.internal.net.Handshake;
 import io.jpipe.internal.net.ReadyFlag;
+import io.jpipe.internal.net.ShmUpgrade;
 import io.jpipe.internal.net.Sockets;
+import io.jpipe.internal.shm.ShmEnd;
 import java.io.IOException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedByInterruptException;
@@ -102,6 +104,19 @@ import java.util.function.Consumer;
  * in use, as in CPython), and a file that is not a socket is never removed. Which one it is, is
  * learnt by connecting to it: a live listener sees a client that closes at once. The file (and the
  * private directory) is removed on {@link #close()}.
+ *
+ * <h2>Shared memory</h2>
+ *
+ * With {@link Builder#sharedMemory}, a connection from a jpipe {@link Client} that opted in too
+ * ({@link Client.Builder#sharedMemory}) is switched to a shared-memory pipe once both sides are
+ * authenticated: {@link #accept()} returns a {@link Connection} whose {@link
+ * Connection#isSharedMemory()} is true, with every property of a {@link
+ * io.jpipe.Pipe.Builder#sharedMemory shared-memory pipe}'s end. Each side says it wants it inside
+ * its authentication challenge (a mark in the nonce that a CPython peer HMACs like any random
+ * bytes); only when both challenges carry it does the listener pass the new pipe's descriptors over
+ * the socket ({@code SCM_RIGHTS}). A CPython peer, or a jpipe peer that did not opt in, sees
+ * CPython's wire, byte for byte. So the upgrade needs an authkey (the empty key will do on a Unix
+ * socket, whose file permissions guard it) and a Unix socket: TCP connections never upgrade.
  */
 public final class Listener implements AutoCloseable {
   static {
@@ -148,7 +163,11 @@ public final class Listener implements AutoCloseable {
   }
 
   /** A connection accepted and, with a key, authenticated; waiting for {@link #accept()}. */
-  private record Ready(FdChannel channel, Address peer) {}
+  private record Ready(FdChannel channel, Address peer, ShmEnd shm) {
+    Ready(FdChannel channel, Address peer) {
+      this(channel, peer, null);
+    }
+  }
 
   /** A handshake in progress. */
   private static final class Pending {
@@ -173,6 +192,7 @@ public final class Listener implements AutoCloseable {
   private final int maxPending;
   private final int readyLimit;
   private final Consumer<Rejection> onRejected;
+  private final int shmLog2; // 0: no shared memory
   private final ThreadFactory handshakes = Thread.ofVirtual().name("jpipe-handshake-", 0).factory();
   private final Thread acceptor;
   private final Path socketFile;
@@ -210,6 +230,7 @@ public final class Listener implements AutoCloseable {
     this.maxPending = b.maxPendingHandshakes;
     this.readyLimit = b.backlog;
     this.onRejected = b.onRejected;
+    this.shmLog2 = !(address instanceof Address.Tcp) ? b.shmLog2 : 0;
     this.privateDir = privateDir;
     if (address instanceof Address.Unix u) {
       this.socketFile = u.path();
@@ -279,8 +300,25 @@ public final class Listener implements AutoCloseable {
     private int maxPendingHandshakes = DEFAULT_MAX_PENDING_HANDSHAKES;
     private Consumer<Rejection> onRejected;
     private boolean allowUnauthenticated;
+    private int shmLog2;
 
     private Builder() {}
+
+    /**
+     * Switches connections from jpipe clients that opt in too ({@link Client.Builder#sharedMemory})
+     * to shared memory after the handshake (see {@link Listener}, "Shared memory"), with a ring of
+     * {@code capacityBytes} per direction, or the client's if that is larger, rounded up to a power
+     * of two between 4 KiB and 1 GiB. Other clients, CPython's among them, get the plain wire.
+     * Needs an {@link #authkey} (empty allowed); ignored on TCP.
+     *
+     * @param capacityBytes bytes per ring, 1..1 GiB ({@code 1 << 20} is a good start)
+     * @return this
+     * @throws IllegalArgumentException if the capacity is out of range
+     */
+    public Builder sharedMemory(long capacityBytes) {
+      this.shmLog2 = ShmUpgrade.log2(capacityBytes);
+      return this;
+    }
 
     /**
      * Where to listen; without one, a private Unix socket is made.
@@ -414,6 +452,11 @@ public final class Listener implements AutoCloseable {
      *     #allowUnauthenticated allowUnauthenticated(true)} was not called
      */
     public Listener open() throws IOException {
+      if (shmLog2 != 0 && authkey == null) {
+        throw new IllegalStateException(
+            "sharedMemory needs an authkey: the offer rides in the authentication handshake"
+                + " (the empty key will do on a Unix socket)");
+      }
       if (address instanceof Address.Tcp
           && (authkey == null || authkey.length == 0)
           && !allowUnauthenticated) {
@@ -522,6 +565,9 @@ public final class Listener implements AutoCloseable {
       throw new ClosedByInterruptException();
     }
     lastAccepted = r.peer();
+    if (r.shm() != null) {
+      return Access.connections().newShmConnection(r.shm(), true, true, codec);
+    }
     return Access.connections().newConnection(r.channel(), true, true, codec);
   }
 
@@ -682,8 +728,12 @@ public final class Listener implements AutoCloseable {
 
   private void authenticate(Pending p) {
     IOException reason = null;
+    ShmEnd shm = null;
     try {
-      Handshake.serve(p.channel, authkey, digest, p.deadline);
+      int clientLog2 = Handshake.serve(p.channel, authkey, digest, p.deadline, shmLog2);
+      if (shmLog2 != 0 && clientLog2 != 0) {
+        shm = upgrade(p.channel, Math.max(shmLog2, clientLog2));
+      }
     } catch (AuthenticationException e) {
       reason = e;
     } catch (java.nio.channels.ClosedChannelException e) { // abandoned (or the listener closed)
@@ -694,6 +744,9 @@ public final class Listener implements AutoCloseable {
     lock.lock();
     try {
       if (closed) {
+        if (shm != null) {
+          shm.close();
+        }
         return; // close() closes the channel; not a rejection
       }
       if (!pending.remove(p)) {
@@ -703,11 +756,19 @@ public final class Listener implements AutoCloseable {
                     + maxPending
                     + " were pending (maxPendingHandshakes) and this one was the oldest");
       } else if (reason == null) {
-        enqueue(new Ready(p.channel, p.peer));
+        if (shm != null) {
+          Fds.closeQuietly(p.channel); // the pipe's socketpair carries the connection from now on
+          enqueue(new Ready(shm.channel(), p.peer, shm));
+        } else {
+          enqueue(new Ready(p.channel, p.peer));
+        }
         return;
       }
     } finally {
       lock.unlock();
+    }
+    if (shm != null) {
+      shm.close();
     }
     Fds.closeQuietly(p.channel);
     Jfr.handshakeFailed("Listener", p.peer, reason); // before the count, which callers wait on
@@ -718,6 +779,23 @@ public final class Listener implements AutoCloseable {
       } catch (RuntimeException e) {
         // the handler's business; the listener goes on
       }
+    }
+  }
+
+  /** Offers shared memory to a client that asked for it; null if it stays on the wire. */
+  private static ShmEnd upgrade(FdChannel ch, int log2)
+      throws AuthenticationException, ClosedChannelException {
+    try {
+      ch.acquire();
+      try {
+        return ShmUpgrade.offer(ch, log2);
+      } finally {
+        ch.release();
+      }
+    } catch (ClosedChannelException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new AuthenticationException("shared-memory upgrade failed: " + e.getMessage(), e);
     }
   }
 
@@ -799,7 +877,11 @@ public final class Listener implements AutoCloseable {
       Fds.closeQuietly(p.channel); // wakes its handshake
     }
     for (Ready r : unaccepted) {
-      Fds.closeQuietly(r.channel());
+      if (r.shm() != null) {
+        r.shm().close();
+      } else {
+        Fds.closeQuietly(r.channel());
+      }
     }
     readyFlag.close();
     removeSocketFile();

@@ -107,13 +107,34 @@ public final class Handshake {
    */
   public static void serve(FdChannel ch, byte[] key, String digest, long deadline)
       throws AuthenticationException, java.nio.channels.ClosedChannelException {
+    serve(ch, key, digest, deadline, 0);
+  }
+
+  /**
+   * As {@link #serve(FdChannel, byte[], String, long)}, marking our challenge with a shared-memory
+   * offer ({@link #shmMark}) when {@code shmLog2} is not 0.
+   *
+   * @param ch the connection's channel
+   * @param key the authentication key (may be empty)
+   * @param digest the digest to propose
+   * @param deadline a {@link System#nanoTime} deadline for the whole handshake
+   * @param shmLog2 0 for no mark, else the log2 of the ring capacity we would use
+   * @return the log2 of the ring capacity the client's challenge was marked with, or 0 if it was
+   *     not marked (a CPython client, or a jpipe client that did not opt in)
+   * @throws AuthenticationException if it fails
+   * @throws java.nio.channels.ClosedChannelException if the channel was closed meanwhile
+   */
+  public static int serve(FdChannel ch, byte[] key, String digest, long deadline, int shmLog2)
+      throws AuthenticationException, java.nio.channels.ClosedChannelException {
+    int[] peer = new int[1];
     run(
         ch,
         deadline,
         () -> {
-          deliver(ch, key, digest, deadline);
-          answer(ch, key, deadline);
+          deliver(ch, key, digest, deadline, shmLog2);
+          peer[0] = answer(ch, key, deadline);
         });
+    return peer[0];
   }
 
   /**
@@ -129,13 +150,58 @@ public final class Handshake {
    */
   public static void connect(FdChannel ch, byte[] key, String digest, long deadline)
       throws AuthenticationException, java.nio.channels.ClosedChannelException {
+    connect(ch, key, digest, deadline, 0);
+  }
+
+  /**
+   * As {@link #connect(FdChannel, byte[], String, long)}, marking our challenge with a
+   * shared-memory request when {@code shmLog2} is not 0.
+   *
+   * @param ch the connection's channel
+   * @param key the authentication key (may be empty)
+   * @param digest the digest to propose
+   * @param deadline a {@link System#nanoTime} deadline for the whole handshake
+   * @param shmLog2 0 for no mark, else the log2 of the ring capacity we ask for
+   * @return the log2 the listener's challenge was marked with, or 0 if it was not marked
+   * @throws AuthenticationException if it fails
+   * @throws java.nio.channels.ClosedChannelException if the channel was closed meanwhile
+   */
+  public static int connect(FdChannel ch, byte[] key, String digest, long deadline, int shmLog2)
+      throws AuthenticationException, java.nio.channels.ClosedChannelException {
+    int[] peer = new int[1];
     run(
         ch,
         deadline,
         () -> {
-          answer(ch, key, deadline);
-          deliver(ch, key, digest, deadline);
+          peer[0] = answer(ch, key, deadline);
+          deliver(ch, key, digest, deadline, shmLog2);
         });
+    return peer[0];
+  }
+
+  /**
+   * The shared-memory mark: the first bytes of a jpipe challenge's 40 nonce bytes when its sender
+   * opts in to shared memory, followed by one byte, the log2 of its ring capacity; the other 28
+   * bytes stay random. To a CPython peer it is just part of a random nonce: it HMACs it as any
+   * other. A CPython nonce begins with these 11 bytes and a plausible log2 by chance only (2^-92
+   * per handshake), and even then the jpipe side offers shared memory only if it opted in itself.
+   */
+  static final byte[] SHM_MARK = "jpipe-shm/1".getBytes(StandardCharsets.US_ASCII);
+
+  /** Smallest and largest log2 capacity a mark may carry. */
+  public static final int SHM_MIN_LOG2 = 12;
+
+  /** Largest log2 capacity a mark may carry (1 GiB). */
+  public static final int SHM_MAX_LOG2 = 30;
+
+  /** The log2 in a challenge's mark ({@code message} = digest prefix + nonce), or 0 if none. */
+  static int shmMark(byte[] message) {
+    int at = message.length - MESSAGE_LENGTH;
+    if (at < 0 || !Arrays.equals(message, at, at + SHM_MARK.length, SHM_MARK, 0, SHM_MARK.length)) {
+      return 0;
+    }
+    int log2 = message[at + SHM_MARK.length];
+    return log2 >= SHM_MIN_LOG2 && log2 <= SHM_MAX_LOG2 ? log2 : 0;
   }
 
   private interface Steps {
@@ -167,7 +233,17 @@ public final class Handshake {
 
   /** {@code deliver_challenge}: send a challenge, check the response, say welcome or failure. */
   static void deliver(FdChannel ch, byte[] key, String digest, long deadline) throws IOException {
-    byte[] nonce = nonces.get();
+    deliver(ch, key, digest, deadline, 0);
+  }
+
+  /** {@code deliver_challenge}, the nonce marked with {@link #SHM_MARK} if {@code shmLog2 != 0}. */
+  static void deliver(FdChannel ch, byte[] key, String digest, long deadline, int shmLog2)
+      throws IOException {
+    byte[] nonce = nonces.get().clone();
+    if (shmLog2 != 0) {
+      System.arraycopy(SHM_MARK, 0, nonce, 0, SHM_MARK.length);
+      nonce[SHM_MARK.length] = (byte) shmLog2;
+    }
     byte[] message = concat(("{" + digest + "}").getBytes(StandardCharsets.US_ASCII), nonce);
     send(ch, concat(CHALLENGE, message), deadline);
     byte[] response = recv(ch, deadline);
@@ -180,8 +256,12 @@ public final class Handshake {
     send(ch, WELCOME, deadline);
   }
 
-  /** {@code answer_challenge}: answer the peer's challenge, expect welcome. */
-  static void answer(FdChannel ch, byte[] key, long deadline) throws IOException {
+  /**
+   * {@code answer_challenge}: answer the peer's challenge, expect welcome.
+   *
+   * @return the log2 capacity of the challenge's shared-memory mark, or 0 if unmarked
+   */
+  static int answer(FdChannel ch, byte[] key, long deadline) throws IOException {
     byte[] msg = recv(ch, deadline);
     if (!startsWith(msg, CHALLENGE)) {
       throw new AuthenticationException(
@@ -196,6 +276,7 @@ public final class Handshake {
     if (!Arrays.equals(verdict, WELCOME)) {
       throw new AuthenticationException("digest sent was rejected");
     }
+    return shmMark(message);
   }
 
   /** {@code _create_response}. */
