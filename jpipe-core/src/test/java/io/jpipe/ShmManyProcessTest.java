@@ -1,11 +1,13 @@
 package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -222,9 +224,17 @@ class ShmManyProcessTest {
     }
   }
 
+  /**
+   * The kill torture; its time limit grows with {@link #KILLS} (a hang is a failure at any size),
+   * so the annotation only backs up the limit set here.
+   */
   @Test
-  @Timeout(600)
-  void writersAndReadersKilledAtRandomNeverTearDuplicateOrHang() throws Exception {
+  @Timeout(value = 3, unit = TimeUnit.HOURS)
+  void writersAndReadersKilledAtRandomNeverTearDuplicateOrHang() {
+    assertTimeoutPreemptively(Duration.ofSeconds(300 + 3L * KILLS), this::killTorture);
+  }
+
+  private void killTorture() throws Exception {
     Tally tally = new Tally();
     AtomicInteger kills = new AtomicInteger();
     AtomicInteger readerKills = new AtomicInteger();
