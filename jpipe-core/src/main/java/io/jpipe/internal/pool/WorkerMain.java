@@ -29,15 +29,58 @@ public final class WorkerMain {
   private final SharedLong current;
   private final WireOut out = new WireOut(8192);
   private final ArrayDeque<Call> local = new ArrayDeque<>();
-  private final Map<Integer, Object> fns = new HashMap<>();
+  private final Map<Integer, Def> fns = new HashMap<>();
   private final Set<Long> cancelled = new HashSet<>();
   private boolean eof;
 
-  /** A task as decoded: what to call, or why it cannot be. */
-  private record Call(long id, int kind, Object fn, Object arg, Throwable error) {}
+  /**
+   * A task as received, not decoded yet: it is decoded only once the worker has said that it runs
+   * it ({@link #current}), so that a death while decoding it (a {@code readObject} that exits or
+   * crashes) fails this task, and not the next worker that would be sent it again.
+   *
+   * @param id the task's id
+   * @param kind what it is ({@link Wire#CALLABLE}...)
+   * @param fn its function, defined earlier, or null if inline
+   * @param buf the message that holds its encoded parts
+   * @param fnAt where its inline function starts in {@code buf}
+   * @param fnLen its inline function's length, or -1
+   * @param argAt where its argument starts in {@code buf}
+   * @param argLen its argument's length, or -1 for none
+   */
+  private record Call(
+      long id, int kind, Def fn, byte[] buf, int fnAt, int fnLen, int argAt, int argLen) {}
 
-  /** A function that did not decode; calls that name it fail with the reason. */
-  private record BadFn(Throwable error) {}
+  /** A defined function, decoded on its first call (in a task, for the same reason). */
+  private static final class Def {
+    private byte[] buf;
+    private final int at;
+    private final int len;
+    private Object fn;
+    private Throwable error;
+
+    Def(byte[] buf, int at, int len) {
+      this.buf = buf;
+      this.at = at;
+      this.len = len;
+    }
+
+    /** The function; throws why it did not decode (each time it is called). */
+    Object get() throws Throwable {
+      if (buf != null) {
+        byte[] b = buf;
+        buf = null;
+        try {
+          fn = decodeFn(b, at, len);
+        } catch (IOException | ClassNotFoundException | RuntimeException e) {
+          error = e;
+        }
+      }
+      if (error != null) {
+        throw error;
+      }
+      return fn;
+    }
+  }
 
   private WorkerMain(Connection conn, SharedLong current) {
     this.conn = conn;
@@ -139,16 +182,7 @@ public final class WorkerMain {
           int id = in.readInt();
           int len = in.readInt();
           int at = in.skip(len);
-          Object fn;
-          try {
-            fn = Values.deserialize(in.array(), at, len, null);
-            if (fn instanceof StaticFn s) {
-              fn = s.resolve();
-            }
-          } catch (IOException | ClassNotFoundException | RuntimeException e) {
-            fn = new BadFn(e);
-          }
-          fns.put(id, fn);
+          fns.put(id, new Def(in.array(), at, len));
         }
         case Wire.DROP -> fns.remove(in.readInt());
         case Wire.CANCEL -> {
@@ -163,63 +197,81 @@ public final class WorkerMain {
     }
   }
 
+  /** Reads a task's frame, without decoding its function or argument (see {@link Call}). */
   private Call readCall(WireIn in) throws IOException {
     long id = in.readLong();
     int kind = in.readByte();
     int fnId = in.readInt();
-    Object fn;
-    Throwable error = null;
+    Def fn = null;
+    int fnAt = 0;
+    int fnLen = -1;
     if (fnId == Wire.INLINE) {
-      int len = in.readInt();
-      int at = in.skip(len);
-      try {
-        fn = Values.deserialize(in.array(), at, len, null);
-      } catch (IOException | ClassNotFoundException | RuntimeException e) {
-        fn = null;
-        error = e;
-      }
+      fnLen = in.readInt();
+      fnAt = in.skip(fnLen);
     } else {
       fn = fns.get(fnId);
       if (fn == null) {
         throw new StreamCorruptedException("task " + id + " names unknown function " + fnId);
       }
-      if (fn instanceof BadFn(Throwable e)) {
-        error = e;
-      }
+    }
+    int argAt = 0;
+    int argLen = -1;
+    if (kind == Wire.APPLY || kind == Wire.CHUNK) {
+      argLen = in.readInt();
+      argAt = in.skip(argLen);
+    }
+    return new Call(id, kind, fn, in.array(), fnAt, fnLen, argAt, argLen);
+  }
+
+  private static Object decodeFn(byte[] b, int at, int len)
+      throws IOException, ClassNotFoundException {
+    Object fn = Values.deserialize(b, at, len, null);
+    return fn instanceof StaticFn s ? s.resolve() : fn;
+  }
+
+  /** The task's function and argument; throws why they cannot be decoded. */
+  private static Object[] decode(Call call) throws Throwable {
+    Object fn;
+    if (call.fn() != null) {
+      fn = call.fn().get();
+    } else {
+      fn = Values.deserialize(call.buf(), call.fnAt(), call.fnLen(), null);
     }
     Object arg = null;
-    if (kind == Wire.APPLY || kind == Wire.CHUNK) {
-      int len = in.readInt();
-      int at = in.skip(len);
-      if (error == null) {
-        try {
-          arg = Values.read(new WireIn(in.array(), at, len), null);
-        } catch (IOException | ClassNotFoundException | RuntimeException e) {
-          error = e;
-        }
-      }
+    if (call.argLen() >= 0) {
+      arg = Values.read(new WireIn(call.buf(), call.argAt(), call.argLen()), null);
     }
-    return new Call(id, kind, fn, arg, error);
+    return new Object[] {fn, arg};
   }
 
   @SuppressWarnings("unchecked")
   private void runOne(Call call) throws IOException {
     Object result;
-    Throwable failure = call.error();
-    current.set(call.id());
+    Throwable failure = null;
+    current.set(call.id()); // before decoding: a death from here on fails this task
+    Object fn = null;
+    Object arg = null;
+    try {
+      Object[] decoded = decode(call);
+      fn = decoded[0];
+      arg = decoded[1];
+    } catch (Throwable t) {
+      fatalCheck(t);
+      failure = t;
+    }
     if (failure == null) {
       try {
         result =
             switch (call.kind()) {
-              case Wire.CALLABLE -> ((Callable<?>) call.fn()).call();
+              case Wire.CALLABLE -> ((Callable<?>) fn).call();
               case Wire.RUNNABLE -> {
-                ((Runnable) call.fn()).run();
+                ((Runnable) fn).run();
                 yield null;
               }
-              case Wire.APPLY -> ((ProcessPool.Fn<Object, ?>) call.fn()).apply(call.arg());
+              case Wire.APPLY -> ((ProcessPool.Fn<Object, ?>) fn).apply(arg);
               case Wire.CHUNK -> {
-                ProcessPool.Fn<Object, ?> f = (ProcessPool.Fn<Object, ?>) call.fn();
-                List<?> args = (List<?>) call.arg();
+                ProcessPool.Fn<Object, ?> f = (ProcessPool.Fn<Object, ?>) fn;
+                List<?> args = (List<?>) arg;
                 ArrayList<Object> results = new ArrayList<>(args.size());
                 for (Object a : args) {
                   results.add(f.apply(a));
