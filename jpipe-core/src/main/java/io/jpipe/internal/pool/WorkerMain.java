@@ -1,6 +1,7 @@
 package io.jpipe.internal.pool;
 
 import io.jpipe.Connection;
+import io.jpipe.Pipe;
 import io.jpipe.ProcessPool;
 import io.jpipe.SharedLong;
 import java.io.EOFException;
@@ -106,6 +107,84 @@ public final class WorkerMain {
       // The parent closed its end (it shut the pool down, or no longer needs this worker) or is
       // gone: nobody is left to answer, so exit quietly.
     }
+  }
+
+  /**
+   * Runs a worker's loop once, in this JVM, on a task and a chunk of a static method's calls, as a
+   * pool would send them: a warm spare does it while it waits (so that a pool worker it becomes
+   * finds its classes loaded and linked, and its first task does not pay for them).
+   *
+   * @throws IOException if the pipe or the shared word cannot be made
+   */
+  @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
+  public static void warmUp() throws IOException {
+    try (Pipe pipe = Pipe.open(true);
+        SharedLong current = SharedLong.create(0)) {
+      Thread worker =
+          Thread.ofPlatform()
+              .daemon()
+              .name("jpipe-pool-warmup")
+              .start(
+                  () -> {
+                    try {
+                      run(pipe.conn1(), current, new WorkerConfig(null));
+                    } catch (IOException e) {
+                      // the warm-up's end is closed: nothing to warm any more
+                    }
+                  });
+      ProcessPool.Fn<Integer, Integer> fn = WorkerMain::warmUpSquare;
+      WireOut o = new WireOut(4096);
+      o.writeByte(Wire.DEFINE);
+      o.writeInt(1);
+      o.writeBlob(Values.serialize(StaticFn.describe(fn)));
+      List<Integer> chunk = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        chunk.add(i);
+      }
+      WireOut arg = new WireOut(1024);
+      Values.write(arg, chunk);
+      o.writeByte(Wire.CALL);
+      o.writeLong(1);
+      o.writeByte(Wire.CHUNK);
+      o.writeInt(1);
+      o.writeBlob(arg.toByteArray());
+      arg.reset();
+      Values.write(arg, 3);
+      o.writeByte(Wire.CALL);
+      o.writeLong(2);
+      o.writeByte(Wire.APPLY);
+      o.writeInt(1);
+      o.writeBlob(arg.toByteArray());
+      pipe.conn2().sendBytes(o.array(), 0, o.size());
+      for (int answers = 0; answers < 3; answers++) { // READY, then the two results
+        WireIn in = new WireIn(pipe.conn2().recvBytes());
+        if (in.readByte() == Wire.RESULT) {
+          in.readLong();
+          if (in.readByte() == Wire.OK) {
+            Values.read(in, null);
+          }
+        }
+      }
+      pipe.conn2().close(); // its end of file: the loop returns
+      boolean interrupted = false;
+      for (; ; ) {
+        try {
+          worker.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    } catch (ClassNotFoundException e) {
+      throw new IOException(e); // a JDK class: cannot happen
+    }
+  }
+
+  private static Integer warmUpSquare(Integer x) {
+    return x * x;
   }
 
   private void work(WorkerConfig config) throws IOException {
