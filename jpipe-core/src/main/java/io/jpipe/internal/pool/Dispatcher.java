@@ -666,7 +666,9 @@ public final class Dispatcher {
           if (max > 0) {
             room = Math.min(room, max - w.sent);
           }
-          if (!stopping && room > 0 && !queue.isEmpty()) {
+          // a worker gets tasks once it has run its initializer: one that boots slowly (a cold
+          // replacement on a loaded machine) must not sit on tasks that the others could run
+          if (!stopping && w.ready && room > 0 && !queue.isEmpty()) {
             int share = Math.max(1, (queue.size() + settings.workers() - 1) / settings.workers());
             int n = Math.min(room, share);
             batch = new ArrayList<>(n);
