@@ -176,7 +176,10 @@ public final class ProcessPool implements ExecutorService {
     }
 
     /**
-     * How workers start (default: {@link ChildProcess#setDefaultStartMethod}'s).
+     * How workers start (default: {@link ChildProcess#setDefaultStartMethod}'s). A pool given
+     * {@link ChildProcess.StartMethod#WARM} here keeps one warm spare per worker ready for its
+     * workers' exact JVM options ({@link ChildProcess#prestartWarm(int, Duration, String...)}), so
+     * that its workers and their replacements start warm; {@link #prepare} boots them ahead.
      *
      * @param m the start method
      * @return this
@@ -269,16 +272,33 @@ public final class ProcessPool implements ExecutorService {
      * @throws IOException if a worker cannot be spawned
      */
     public ProcessPool start() throws IOException {
-      return new ProcessPool(
-          Dispatcher.start(
-              new Dispatcher.Settings(
-                  workers,
-                  startMethod,
-                  initializer,
-                  maxTasksPerWorker,
-                  taskTimeoutNanos,
-                  List.copyOf(jvmOptions),
-                  name)));
+      return new ProcessPool(Dispatcher.start(settings()));
+    }
+
+    /**
+     * Readies, ahead of {@link #start()}, what this pool's workers will start from, and waits up to
+     * {@code wait} for it (as CPython's {@code forkserver.ensure_running}): with {@link
+     * ChildProcess.StartMethod#WARM}, one warm spare per worker (a WARM pool asks for them itself
+     * when it starts, but does not wait for them); otherwise the AOT cache spawned workers boot
+     * from ({@link ChildProcess#prepareSpawn}). Optional: a pool works without it.
+     *
+     * @param wait the longest wait; zero for none (it goes on in the background)
+     * @return whether it is ready now
+     */
+    public boolean prepare(Duration wait) {
+      Objects.requireNonNull(wait, "wait");
+      return Dispatcher.prepare(settings(), wait);
+    }
+
+    private Dispatcher.Settings settings() {
+      return new Dispatcher.Settings(
+          workers,
+          startMethod,
+          initializer,
+          maxTasksPerWorker,
+          taskTimeoutNanos,
+          List.copyOf(jvmOptions),
+          name);
     }
   }
 

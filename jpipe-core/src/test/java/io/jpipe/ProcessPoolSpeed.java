@@ -20,9 +20,8 @@ final class ProcessPoolSpeed {
         args.length > 1
             ? ChildProcess.StartMethod.valueOf(args[1])
             : ChildProcess.StartMethod.SPAWN;
-    if (method == ChildProcess.StartMethod.WARM) {
-      ChildProcess.prestartWarm(java.time.Duration.ofSeconds(60), "-XX:+ExitOnOutOfMemoryError");
-    }
+    // what CPython's forkserver.ensure_running does ahead of its pool
+    ProcessPool.builder().workers(2).startMethod(method).prepare(java.time.Duration.ofSeconds(60));
     long t0 = System.nanoTime();
     double startMs;
     try (ProcessPool pool = ProcessPool.builder().workers(2).startMethod(method).start()) {

@@ -132,13 +132,6 @@ final class BenchCommand implements Callable<Integer> {
   static final int POOL_CHUNK = 100;
 
   /**
-   * The JVM options of a pool's workers ({@link ProcessPool.Builder#jvmOptions} documents the one
-   * they always get): a warm spare serves children with exactly its options, so the spares the
-   * pool-start figure prepares are booted with these.
-   */
-  static final String[] POOL_WORKER_OPTIONS = {"-XX:+ExitOnOutOfMemoryError"};
-
-  /**
    * The ring of the shared-memory pipe, per direction: four bulk messages, so that a sender of 1
    * MiB messages is never held up by a ring smaller than its message.
    */
@@ -472,15 +465,20 @@ final class BenchCommand implements Callable<Integer> {
       progress.show("pool start: preparing the AOT cache");
       // (a --quick run, a sanity check, does not wait for it: it builds in the background)
       boolean quickRun = sizes.nPool() < Sizes.FULL.nPool();
-      ChildProcess.prepareSpawn(
-          quickRun ? Duration.ZERO : Duration.ofMinutes(3), POOL_WORKER_OPTIONS);
+      ProcessPool.builder()
+          .workers(POOL_WORKERS)
+          .startMethod(ChildProcess.StartMethod.SPAWN)
+          .prepare(quickRun ? Duration.ZERO : Duration.ofMinutes(3));
       int starts = sizes.poolStarts();
       double[] warm = new double[starts];
       double[] spawn = new double[starts];
       for (int i = 0; i < starts; i++) {
         progress.show("pool start (warm): run " + (i + 1) + "/" + starts);
         // one ready spare per worker, as a forkserver serves every worker of a CPython pool
-        ChildProcess.prestartWarm(POOL_WORKERS, Duration.ofMinutes(2), POOL_WORKER_OPTIONS);
+        ProcessPool.builder()
+            .workers(POOL_WORKERS)
+            .startMethod(ChildProcess.StartMethod.WARM)
+            .prepare(Duration.ofMinutes(2));
         warm[i] = poolStartMs(ChildProcess.StartMethod.WARM);
       }
       for (int i = 0; i < starts; i++) {

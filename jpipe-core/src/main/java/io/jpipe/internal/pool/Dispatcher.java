@@ -38,7 +38,17 @@ import java.util.function.Function;
  *
  * <p>When a worker dies, the task it was running fails with {@link WorkerDiedException}: the worker
  * writes the id of each task it starts in a shared word ({@link Worker#current}), so a worker
- * killed between two tasks fails none. The others it held go back to the head of the queue.
+ * killed between two tasks fails none. The worker sets that word <em>before</em> it decodes the
+ * task's function and argument, so a task whose decoding kills the worker is the one that fails,
+ * not the next worker it would otherwise be sent to again. The others it held go back to the head
+ * of the queue, in order.
+ *
+ * <p>No task can make the pool replace workers forever: a death while a task runs fails that task
+ * (it is not sent again), and a requeued task goes first to the next worker, so any worker that
+ * answers a task before it dies has made progress. Only workers that die between tasks without
+ * answering any (something outside the tasks kills them, such as a thread the initializer started)
+ * could cycle: {@value #BARREN_DEATHS_LIMIT} such deaths in a row, with no answer from any worker
+ * in between, break the pool.
  */
 public final class Dispatcher {
   /** How many tasks a worker is sent ahead of their results. */
@@ -49,6 +59,18 @@ public final class Dispatcher {
    * the pool breaks.
    */
   static final int EARLY_DEATHS_LIMIT = 3;
+
+  /**
+   * How many workers in a row may die after their initializer, between tasks and before answering
+   * any, before the pool breaks.
+   */
+  static final int BARREN_DEATHS_LIMIT = 10;
+
+  /**
+   * The most warm spares a pool asks for ({@link ChildProcess#prestartWarm(int, Duration,
+   * String...)}).
+   */
+  private static final int MAX_SPARES = 64;
 
   private static final AtomicInteger POOLS = new AtomicInteger();
 
@@ -98,6 +120,7 @@ public final class Dispatcher {
   private String brokenMessage;
   private Throwable brokenCause;
   private int earlyDeaths;
+  private int barrenDeaths;
   private int liveSlots;
   private ScheduledThreadPoolExecutor timers;
 
@@ -119,6 +142,12 @@ public final class Dispatcher {
   public static Dispatcher start(Settings settings) throws IOException {
     Dispatcher d = new Dispatcher(settings);
     int n = settings.workers();
+    if (settings.startMethod() == ChildProcess.StartMethod.WARM) {
+      // one warm spare per worker, for the workers' exact options, from now on: the workers and
+      // their replacements start warm (those not ready yet boot in the background)
+      ChildProcess.prestartWarm(
+          Math.min(n, MAX_SPARES), Duration.ZERO, workerJvmOptions(settings.jvmOptions()));
+    }
     CountDownLatch started = new CountDownLatch(n);
     AtomicReference<Throwable> failure = new AtomicReference<>();
     d.liveSlots = n;
@@ -293,8 +322,14 @@ public final class Dispatcher {
     lock.lock();
     try {
       checkAccepting();
+      purgeQueueHead();
+      boolean idle = queue.isEmpty();
       queue.add(f);
-      work.signalAll();
+      if (idle) {
+        // a slot waits for tasks only when the queue has none (else it is full, or ending): the
+        // tasks added behind this one reach the slots it wakes, without a wake-up each
+        work.signalAll();
+      }
     } finally {
       lock.unlock();
     }
@@ -533,8 +568,7 @@ public final class Dispatcher {
                   WorkerMain::run, pipe.conn1(), current, new WorkerConfig(settings.initializer()))
               .name(prefix + "-" + names.incrementAndGet())
               .daemon(true)
-              .jvmOptions("-XX:+ExitOnOutOfMemoryError")
-              .jvmOptions(settings.jvmOptions().toArray(String[]::new));
+              .jvmOptions(workerJvmOptions(settings.jvmOptions()));
       if (settings.startMethod() != null) {
         p.startMethod(settings.startMethod());
       }
@@ -548,6 +582,38 @@ public final class Dispatcher {
       }
       throw e;
     }
+  }
+
+  /**
+   * The JVM options of a pool's workers: the pool's own, then the user's.
+   *
+   * @param user the options the pool was given
+   * @return all the options
+   */
+  public static String[] workerJvmOptions(List<String> user) {
+    String[] all = new String[user.size() + 1];
+    all[0] = "-XX:+ExitOnOutOfMemoryError";
+    for (int i = 0; i < user.size(); i++) {
+      all[i + 1] = user.get(i);
+    }
+    return all;
+  }
+
+  /**
+   * Readies what a pool's workers start from, so that the pool's start does not pay for it: for
+   * {@link ChildProcess.StartMethod#WARM}, one warm spare per worker; otherwise the AOT cache that
+   * spawned workers boot from.
+   *
+   * @param settings the pool's settings
+   * @param wait the longest wait
+   * @return whether it is ready now
+   */
+  public static boolean prepare(Settings settings, Duration wait) {
+    String[] options = workerJvmOptions(settings.jvmOptions());
+    if (settings.startMethod() == ChildProcess.StartMethod.WARM) {
+      return ChildProcess.prestartWarm(Math.min(settings.workers(), MAX_SPARES), wait, options);
+    }
+    return ChildProcess.prepareSpawn(wait, options);
   }
 
   /** Counts a replacement that could not start; true when the pool should break. */
@@ -600,7 +666,9 @@ public final class Dispatcher {
           if (max > 0) {
             room = Math.min(room, max - w.sent);
           }
-          if (!stopping && room > 0 && !queue.isEmpty()) {
+          // a worker gets tasks once it has run its initializer: one that boots slowly (a cold
+          // replacement on a loaded machine) must not sit on tasks that the others could run
+          if (!stopping && w.ready && room > 0 && !queue.isEmpty()) {
             int share = Math.max(1, (queue.size() + settings.workers() - 1) / settings.workers());
             int n = Math.min(room, share);
             batch = new ArrayList<>(n);
@@ -693,6 +761,7 @@ public final class Dispatcher {
     TaskFuture<?> died = null;
     List<TaskFuture<?>> orphans = new ArrayList<>();
     boolean tooManyEarlyDeaths = false;
+    boolean tooManyBarrenDeaths = false;
     State now;
     lock.lock();
     try {
@@ -715,6 +784,13 @@ public final class Dispatcher {
       w.inflight.clear();
       if (!w.ready && !graceful && (state == State.RUNNING || state == State.SHUTDOWN)) {
         tooManyEarlyDeaths = ++earlyDeaths >= EARLY_DEATHS_LIMIT;
+      }
+      if (w.ready
+          && !graceful
+          && running == null
+          && w.answers == 0
+          && (state == State.RUNNING || state == State.SHUTDOWN)) {
+        tooManyBarrenDeaths = ++barrenDeaths >= BARREN_DEATHS_LIMIT;
       }
       now = state;
       if (now == State.RUNNING || now == State.SHUTDOWN) {
@@ -754,6 +830,13 @@ public final class Dispatcher {
       } else {
         t.cancel(false);
       }
+    }
+    if (tooManyBarrenDeaths) {
+      broken(
+          "the ProcessPool is broken: "
+              + BARREN_DEATHS_LIMIT
+              + " workers in a row died between tasks before answering any",
+          death);
     }
     if (tooManyEarlyDeaths) {
       broken(
@@ -906,6 +989,8 @@ public final class Dispatcher {
         t.timer = null;
       }
       t.written = true; // answered, so it was delivered
+      w.answers++;
+      barrenDeaths = 0;
       startHead(w);
       work.signalAll();
       return t;

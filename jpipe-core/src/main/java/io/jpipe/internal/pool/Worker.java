@@ -33,6 +33,7 @@ final class Worker {
   final ArrayDeque<TaskFuture<?>> inflight = new ArrayDeque<>();
   final List<Long> cancels = new ArrayList<>();
   int sent;
+  int answers;
   boolean ready;
   boolean dead;
   boolean closing;
@@ -158,9 +159,14 @@ final class Worker {
         Object value;
         try {
           value = Values.read(in, task.loader);
-        } catch (ClassNotFoundException | IOException e) {
+        } catch (Throwable e) {
+          // the result's own readObject failed (or its class did not link): only this task
+          // fails; each answer is a message of its own, so the worker goes on
           in.skipRest();
           task.completeExceptionally(e);
+          if (e instanceof VirtualMachineError vm) {
+            throw vm; // this JVM is in trouble: stop reading (the worker is killed)
+          }
           return;
         }
         task.succeed(value);

@@ -1,6 +1,7 @@
 package io.jpipe.internal.pool;
 
 import io.jpipe.Connection;
+import io.jpipe.Pipe;
 import io.jpipe.ProcessPool;
 import io.jpipe.SharedLong;
 import java.io.EOFException;
@@ -29,15 +30,58 @@ public final class WorkerMain {
   private final SharedLong current;
   private final WireOut out = new WireOut(8192);
   private final ArrayDeque<Call> local = new ArrayDeque<>();
-  private final Map<Integer, Object> fns = new HashMap<>();
+  private final Map<Integer, Def> fns = new HashMap<>();
   private final Set<Long> cancelled = new HashSet<>();
   private boolean eof;
 
-  /** A task as decoded: what to call, or why it cannot be. */
-  private record Call(long id, int kind, Object fn, Object arg, Throwable error) {}
+  /**
+   * A task as received, not decoded yet: it is decoded only once the worker has said that it runs
+   * it ({@link #current}), so that a death while decoding it (a {@code readObject} that exits or
+   * crashes) fails this task, and not the next worker that would be sent it again.
+   *
+   * @param id the task's id
+   * @param kind what it is ({@link Wire#CALLABLE}...)
+   * @param fn its function, defined earlier, or null if inline
+   * @param buf the message that holds its encoded parts
+   * @param fnAt where its inline function starts in {@code buf}
+   * @param fnLen its inline function's length, or -1
+   * @param argAt where its argument starts in {@code buf}
+   * @param argLen its argument's length, or -1 for none
+   */
+  private record Call(
+      long id, int kind, Def fn, byte[] buf, int fnAt, int fnLen, int argAt, int argLen) {}
 
-  /** A function that did not decode; calls that name it fail with the reason. */
-  private record BadFn(Throwable error) {}
+  /** A defined function, decoded on its first call (in a task, for the same reason). */
+  private static final class Def {
+    private byte[] buf;
+    private final int at;
+    private final int len;
+    private Object fn;
+    private Throwable error;
+
+    Def(byte[] buf, int at, int len) {
+      this.buf = buf;
+      this.at = at;
+      this.len = len;
+    }
+
+    /** The function; throws why it did not decode (each time it is called). */
+    Object get() throws Throwable {
+      if (buf != null) {
+        byte[] b = buf;
+        buf = null;
+        try {
+          fn = decodeFn(b, at, len);
+        } catch (IOException | ClassNotFoundException | RuntimeException e) {
+          error = e;
+        }
+      }
+      if (error != null) {
+        throw error;
+      }
+      return fn;
+    }
+  }
 
   private WorkerMain(Connection conn, SharedLong current) {
     this.conn = conn;
@@ -63,6 +107,84 @@ public final class WorkerMain {
       // The parent closed its end (it shut the pool down, or no longer needs this worker) or is
       // gone: nobody is left to answer, so exit quietly.
     }
+  }
+
+  /**
+   * Runs a worker's loop once, in this JVM, on a task and a chunk of a static method's calls, as a
+   * pool would send them: a warm spare does it while it waits (so that a pool worker it becomes
+   * finds its classes loaded and linked, and its first task does not pay for them).
+   *
+   * @throws IOException if the pipe or the shared word cannot be made
+   */
+  @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
+  public static void warmUp() throws IOException {
+    try (Pipe pipe = Pipe.open(true);
+        SharedLong current = SharedLong.create(0)) {
+      Thread worker =
+          Thread.ofPlatform()
+              .daemon()
+              .name("jpipe-pool-warmup")
+              .start(
+                  () -> {
+                    try {
+                      run(pipe.conn1(), current, new WorkerConfig(null));
+                    } catch (IOException e) {
+                      // the warm-up's end is closed: nothing to warm any more
+                    }
+                  });
+      ProcessPool.Fn<Integer, Integer> fn = WorkerMain::warmUpSquare;
+      WireOut o = new WireOut(4096);
+      o.writeByte(Wire.DEFINE);
+      o.writeInt(1);
+      o.writeBlob(Values.serialize(StaticFn.describe(fn)));
+      List<Integer> chunk = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        chunk.add(i);
+      }
+      WireOut arg = new WireOut(1024);
+      Values.write(arg, chunk);
+      o.writeByte(Wire.CALL);
+      o.writeLong(1);
+      o.writeByte(Wire.CHUNK);
+      o.writeInt(1);
+      o.writeBlob(arg.toByteArray());
+      arg.reset();
+      Values.write(arg, 3);
+      o.writeByte(Wire.CALL);
+      o.writeLong(2);
+      o.writeByte(Wire.APPLY);
+      o.writeInt(1);
+      o.writeBlob(arg.toByteArray());
+      pipe.conn2().sendBytes(o.array(), 0, o.size());
+      for (int answers = 0; answers < 3; answers++) { // READY, then the two results
+        WireIn in = new WireIn(pipe.conn2().recvBytes());
+        if (in.readByte() == Wire.RESULT) {
+          in.readLong();
+          if (in.readByte() == Wire.OK) {
+            Values.read(in, null);
+          }
+        }
+      }
+      pipe.conn2().close(); // its end of file: the loop returns
+      boolean interrupted = false;
+      for (; ; ) {
+        try {
+          worker.join();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    } catch (ClassNotFoundException e) {
+      throw new IOException(e); // a JDK class: cannot happen
+    }
+  }
+
+  private static Integer warmUpSquare(Integer x) {
+    return x * x;
   }
 
   private void work(WorkerConfig config) throws IOException {
@@ -139,16 +261,7 @@ public final class WorkerMain {
           int id = in.readInt();
           int len = in.readInt();
           int at = in.skip(len);
-          Object fn;
-          try {
-            fn = Values.deserialize(in.array(), at, len, null);
-            if (fn instanceof StaticFn s) {
-              fn = s.resolve();
-            }
-          } catch (IOException | ClassNotFoundException | RuntimeException e) {
-            fn = new BadFn(e);
-          }
-          fns.put(id, fn);
+          fns.put(id, new Def(in.array(), at, len));
         }
         case Wire.DROP -> fns.remove(in.readInt());
         case Wire.CANCEL -> {
@@ -163,63 +276,81 @@ public final class WorkerMain {
     }
   }
 
+  /** Reads a task's frame, without decoding its function or argument (see {@link Call}). */
   private Call readCall(WireIn in) throws IOException {
     long id = in.readLong();
     int kind = in.readByte();
     int fnId = in.readInt();
-    Object fn;
-    Throwable error = null;
+    Def fn = null;
+    int fnAt = 0;
+    int fnLen = -1;
     if (fnId == Wire.INLINE) {
-      int len = in.readInt();
-      int at = in.skip(len);
-      try {
-        fn = Values.deserialize(in.array(), at, len, null);
-      } catch (IOException | ClassNotFoundException | RuntimeException e) {
-        fn = null;
-        error = e;
-      }
+      fnLen = in.readInt();
+      fnAt = in.skip(fnLen);
     } else {
       fn = fns.get(fnId);
       if (fn == null) {
         throw new StreamCorruptedException("task " + id + " names unknown function " + fnId);
       }
-      if (fn instanceof BadFn(Throwable e)) {
-        error = e;
-      }
+    }
+    int argAt = 0;
+    int argLen = -1;
+    if (kind == Wire.APPLY || kind == Wire.CHUNK) {
+      argLen = in.readInt();
+      argAt = in.skip(argLen);
+    }
+    return new Call(id, kind, fn, in.array(), fnAt, fnLen, argAt, argLen);
+  }
+
+  private static Object decodeFn(byte[] b, int at, int len)
+      throws IOException, ClassNotFoundException {
+    Object fn = Values.deserialize(b, at, len, null);
+    return fn instanceof StaticFn s ? s.resolve() : fn;
+  }
+
+  /** The task's function and argument; throws why they cannot be decoded. */
+  private static Object[] decode(Call call) throws Throwable {
+    Object fn;
+    if (call.fn() != null) {
+      fn = call.fn().get();
+    } else {
+      fn = Values.deserialize(call.buf(), call.fnAt(), call.fnLen(), null);
     }
     Object arg = null;
-    if (kind == Wire.APPLY || kind == Wire.CHUNK) {
-      int len = in.readInt();
-      int at = in.skip(len);
-      if (error == null) {
-        try {
-          arg = Values.read(new WireIn(in.array(), at, len), null);
-        } catch (IOException | ClassNotFoundException | RuntimeException e) {
-          error = e;
-        }
-      }
+    if (call.argLen() >= 0) {
+      arg = Values.read(new WireIn(call.buf(), call.argAt(), call.argLen()), null);
     }
-    return new Call(id, kind, fn, arg, error);
+    return new Object[] {fn, arg};
   }
 
   @SuppressWarnings("unchecked")
   private void runOne(Call call) throws IOException {
     Object result;
-    Throwable failure = call.error();
-    current.set(call.id());
+    Throwable failure = null;
+    current.set(call.id()); // before decoding: a death from here on fails this task
+    Object fn = null;
+    Object arg = null;
+    try {
+      Object[] decoded = decode(call);
+      fn = decoded[0];
+      arg = decoded[1];
+    } catch (Throwable t) {
+      fatalCheck(t);
+      failure = t;
+    }
     if (failure == null) {
       try {
         result =
             switch (call.kind()) {
-              case Wire.CALLABLE -> ((Callable<?>) call.fn()).call();
+              case Wire.CALLABLE -> ((Callable<?>) fn).call();
               case Wire.RUNNABLE -> {
-                ((Runnable) call.fn()).run();
+                ((Runnable) fn).run();
                 yield null;
               }
-              case Wire.APPLY -> ((ProcessPool.Fn<Object, ?>) call.fn()).apply(call.arg());
+              case Wire.APPLY -> ((ProcessPool.Fn<Object, ?>) fn).apply(arg);
               case Wire.CHUNK -> {
-                ProcessPool.Fn<Object, ?> f = (ProcessPool.Fn<Object, ?>) call.fn();
-                List<?> args = (List<?>) call.arg();
+                ProcessPool.Fn<Object, ?> f = (ProcessPool.Fn<Object, ?>) fn;
+                List<?> args = (List<?>) arg;
                 ArrayList<Object> results = new ArrayList<>(args.size());
                 for (Object a : args) {
                   results.add(f.apply(a));

@@ -65,6 +65,7 @@ public final class Warmup {
   @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
   static void run() throws Exception {
     callEveryArity();
+    io.jpipe.internal.pool.WorkerMain.warmUp(); // a warm child is often a pool's worker
     try (Pipe p = Pipe.open()) {
       for (int i = 0; i < 100; i++) {
         p.conn1().sendBytes(new byte[8]);
