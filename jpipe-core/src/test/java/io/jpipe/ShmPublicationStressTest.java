@@ -46,7 +46,7 @@ class ShmPublicationStressTest {
   private static final long RING = 4096;
 
   /** Messages each in-process writer sends at least; {@code -Djpipe.shm.stress=N} to scale. */
-  private static final int PER_WRITER = Integer.getInteger("jpipe.shm.stress", 4000);
+  private static final int PER_WRITER = Integer.getInteger("jpipe.shm.stress", 10000);
 
   private static final int THREAD_WRITERS = 4;
   private static final int THREAD_READERS = 3;
