@@ -4,6 +4,8 @@ import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.spi.AbstractInterruptibleChannel;
 import java.util.concurrent.locks.LockSupport;
@@ -80,7 +82,13 @@ public final class Waits {
     }
     int interruptFd = s.interruptFd();
     set.add(interruptFd, Linux.POLLIN);
-    InterruptWake iw = new InterruptWake(interruptFd);
+    InterruptWake iw =
+        new InterruptWake(
+            () -> {
+              Scratch w = Scratch.get(); // the interrupting thread's
+              w.word.set(ValueLayout.JAVA_LONG, 0, 1L);
+              Libc.write(w.errno, interruptFd, w.word, 8);
+            });
     try {
       iw.enter();
       while (set.poll(s, deadline) == 0 && !FdChannel.passed(deadline)) {
@@ -130,37 +138,42 @@ public final class Waits {
   }
 
   /**
-   * Turns {@link Thread#interrupt} into a readable descriptor for one wait of a platform thread:
-   * {@code begin()} hooks the interrupt, whose {@code implCloseChannel} writes the thread's
-   * interrupt eventfd.
+   * Hooks {@link Thread#interrupt} for one blocking call of a platform thread, as an interruptible
+   * channel does: between {@link #enter} and {@link #leave}, an interrupt runs the action given
+   * (once, on the interrupting thread), which must wake the blocked call: write the thread's
+   * interrupt eventfd ({@link Waits#any}), close a shared-memory end asleep in a {@code futex}.
    */
-  private static final class InterruptWake extends AbstractInterruptibleChannel {
-    private final int fd;
+  public static final class InterruptWake extends AbstractInterruptibleChannel {
+    private final Runnable onInterrupt;
 
-    InterruptWake(int fd) {
-      this.fd = fd;
+    /**
+     * A hook for one wait.
+     *
+     * @param onInterrupt what an interrupt runs, on the interrupting thread
+     */
+    public InterruptWake(Runnable onInterrupt) {
+      this.onInterrupt = onInterrupt;
     }
 
-    void enter() {
+    /** Begins the wait: from now on an interrupt runs the action. */
+    public void enter() {
       begin();
     }
 
     /** Ends the wait; the interrupt status says whether it was interrupted. */
-    void leave() {
+    public void leave() {
       try {
         end(true);
       } catch (ClosedByInterruptException e) {
         // interrupted: the status stays set, and the caller looks at it
-      } catch (java.nio.channels.AsynchronousCloseException e) {
+      } catch (AsynchronousCloseException e) {
         throw new AssertionError(e); // nobody else can close this private object
       }
     }
 
     @Override
     protected void implCloseChannel() {
-      Scratch s = Scratch.get(); // the interrupting thread's
-      s.word.set(java.lang.foreign.ValueLayout.JAVA_LONG, 0, 1L);
-      Libc.write(s.errno, fd, s.word, 8);
+      onInterrupt.run();
     }
   }
 }

@@ -7,6 +7,7 @@ import io.jpipe.internal.io.FdChannel;
 import io.jpipe.internal.io.Fds;
 import io.jpipe.internal.io.PollSet;
 import io.jpipe.internal.io.Scratch;
+import io.jpipe.internal.io.Waits;
 import io.jpipe.internal.posix.Errno;
 import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
@@ -374,7 +375,7 @@ public final class ShmEnd {
           ShmWait.park(backoff);
           backoff = Math.min(2 * backoff, 20_000_000);
         } else {
-          ShmWait.InterruptHook hook = new ShmWait.InterruptHook(this);
+          Waits.InterruptWake hook = new Waits.InterruptWake(this::close);
           hook.enter();
           try {
             ShmWait.await(r.readCursorAddress, (int) rc, WRITE_SLICE_NANOS);
@@ -687,7 +688,7 @@ public final class ShmEnd {
           }
           slice = Math.min(slice, left);
         }
-        ShmWait.InterruptHook hook = new ShmWait.InterruptHook(this);
+        Waits.InterruptWake hook = new Waits.InterruptWake(this::close);
         hook.enter();
         try {
           ShmWait.await(r.writeCursorAddress, (int) w, slice);

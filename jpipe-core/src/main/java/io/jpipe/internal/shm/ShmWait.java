@@ -5,8 +5,6 @@ import io.jpipe.internal.posix.Libc;
 import io.jpipe.internal.posix.Linux;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.spi.AbstractInterruptibleChannel;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -69,36 +67,5 @@ final class ShmWait {
   /** Parks (a virtual thread) for at most {@code nanos}. */
   static void park(long nanos) {
     LockSupport.parkNanos(ShmWait.class, nanos);
-  }
-
-  /**
-   * Turns {@link Thread#interrupt} of a platform thread asleep in a {@code futex} into a close of
-   * the end, which wakes it (as an interrupt of a thread blocked in any interruptible channel).
-   */
-  static final class InterruptHook extends AbstractInterruptibleChannel {
-    private final ShmEnd end;
-
-    InterruptHook(ShmEnd end) {
-      this.end = end;
-    }
-
-    void enter() {
-      begin();
-    }
-
-    void leave() {
-      try {
-        end(true);
-      } catch (ClosedByInterruptException e) {
-        // interrupted: the end is closed and the status set; the caller looks at both
-      } catch (java.nio.channels.AsynchronousCloseException e) {
-        throw new AssertionError(e); // nobody else closes this private object
-      }
-    }
-
-    @Override
-    protected void implCloseChannel() {
-      end.close();
-    }
   }
 }
