@@ -5,10 +5,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Virtual threads blocked on shared-memory ends park, never pin: each scenario of {@link
- * ShmVirtualThreadScenarios} runs in a JVM whose virtual-thread scheduler has exactly one carrier.
- * (A shared-memory pipe is four descriptors in one process, so 2,000 pipes stay within the
- * sandbox's limit of 20,000.)
+ * Virtual threads blocked on shared-memory ends (in a receive, in {@link Connections#waitAny}, in a
+ * send that waits for room) park, never pin: each scenario of {@link VirtualThreadScenarios}, on
+ * shared-memory pipes, runs in a JVM whose virtual-thread scheduler has exactly one carrier. (A
+ * shared-memory pipe is four descriptors in one process, so 2,000 pipes stay within the sandbox's
+ * limit of 20,000.)
  */
 class ShmVirtualThreadsParkTest {
   @ParameterizedTest(name = "{0} x {1}")
@@ -16,8 +17,9 @@ class ShmVirtualThreadsParkTest {
   void manyBlockedVirtualThreadsOnOneCarrierAllFinish(String scenario, int n) throws Exception {
     VirtualThreadsParkTest.runOnOneCarrier(
         List.of("sh", "-c", "ulimit -n 65536 2>/dev/null || true; exec \"$@\"", "sh"),
-        ShmVirtualThreadScenarios.class,
+        VirtualThreadScenarios.class,
         scenario,
-        n);
+        n,
+        "shm");
   }
 }

@@ -17,7 +17,7 @@ public final class SyncVirtualThreadScenarios {
   private SyncVirtualThreadScenarios() {}
 
   /** How long a whole scenario may take before the watchdog fails it. */
-  private static final long LIMIT_SECONDS = 150;
+  private static final long LIMIT_SECONDS = VirtualThreadScenarios.LIMIT_SECONDS;
 
   /**
    * Runs one scenario.
@@ -25,23 +25,7 @@ public final class SyncVirtualThreadScenarios {
    * @param args the scenario's name and its size
    */
   public static void main(String[] args) throws Exception {
-    Thread watchdog =
-        new Thread(
-            () -> {
-              try {
-                Thread.sleep(TimeUnit.SECONDS.toMillis(LIMIT_SECONDS));
-                System.out.println("STALLED: " + args[0] + " did not finish; threads:");
-                Thread.getAllStackTraces()
-                    .forEach((t, st) -> System.out.println(t + " " + List.of(st)));
-                System.out.flush();
-                Runtime.getRuntime().halt(3);
-              } catch (InterruptedException e) {
-                // finished in time
-              }
-            },
-            "watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
+    VirtualThreadScenarios.startWatchdog(args[0]);
     int n = Integer.parseInt(args[1]);
     String result =
         switch (args[0]) {
@@ -54,27 +38,6 @@ public final class SyncVirtualThreadScenarios {
     System.out.println("OK " + result);
     System.out.flush();
     System.exit(0);
-  }
-
-  /** Waits until {@code count} of {@code threads} are parked (WAITING or TIMED_WAITING). */
-  private static void awaitParked(List<Thread> threads, int count) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIMIT_SECONDS);
-    for (; ; ) {
-      int parked = 0;
-      for (Thread t : threads) {
-        Thread.State st = t.getState();
-        if (st == Thread.State.WAITING || st == Thread.State.TIMED_WAITING) {
-          parked++;
-        }
-      }
-      if (parked >= count) {
-        return;
-      }
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError(parked + " of " + count + " threads parked");
-      }
-      Thread.sleep(20);
-    }
   }
 
   private static void joinAll(List<Thread> threads) throws InterruptedException {
@@ -107,7 +70,7 @@ public final class SyncVirtualThreadScenarios {
                       }
                     }));
       }
-      awaitParked(threads, n);
+      VirtualThreadScenarios.awaitParked(threads, n);
       ChildProcess p = ChildProcess.of(SyncVirtualThreadScenarios::setEvent, event);
       p.start();
       p.join();
@@ -135,7 +98,7 @@ public final class SyncVirtualThreadScenarios {
                       }
                     }));
       }
-      awaitParked(threads, n);
+      VirtualThreadScenarios.awaitParked(threads, n);
       Thread.ofVirtual()
           .start(
               () -> {
@@ -176,7 +139,7 @@ public final class SyncVirtualThreadScenarios {
                       }
                     }));
       }
-      awaitParked(threads, n);
+      VirtualThreadScenarios.awaitParked(threads, n);
       Thread.ofVirtual()
           .start(
               () -> {
@@ -214,7 +177,7 @@ public final class SyncVirtualThreadScenarios {
                       }
                     }));
       }
-      awaitParked(threads, n);
+      VirtualThreadScenarios.awaitParked(threads, n);
       b.await();
       b.await();
       joinAll(threads);

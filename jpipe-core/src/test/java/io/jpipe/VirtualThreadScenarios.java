@@ -22,13 +22,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * -Djdk.virtualThreadScheduler.maxPoolSize=1}. If any blocked call pinned the carrier, the thread
  * that releases them could never run, and the scenario would stall until its watchdog fails it.
  *
+ * <p>Arguments: the scenario's name, its size, and {@code shm} to block on shared-memory pipes (4
+ * KiB rings) instead of kernel pipes (see {@link PipeFactory}).
+ *
  * <p>Prints one line {@code OK key=value ...} and exits 0, or prints what went wrong and exits 1.
  */
 public final class VirtualThreadScenarios {
   private VirtualThreadScenarios() {}
 
   /** How long a whole scenario may take before the watchdog fails it. */
-  private static final long LIMIT_SECONDS = 150;
+  static final long LIMIT_SECONDS = 150;
 
   /**
    * Runs one scenario.
@@ -36,12 +39,35 @@ public final class VirtualThreadScenarios {
    * @param args the scenario's name and its size
    */
   public static void main(String[] args) throws Exception {
+    startWatchdog(args[0]);
+    int n = Integer.parseInt(args[1]);
+    PipeFactory pipes = args.length > 2 && args[2].equals("shm") ? SHM_PIPES : FarWriters::new;
+    String result =
+        switch (args[0]) {
+          case "recv" -> recv(n, pipes);
+          case "waitAny" -> waitAny(n, pipes);
+          case "send" -> send(n);
+          case "accept" -> accept(n);
+          case "join" -> join(n);
+          case "lock" -> lock(n);
+          default -> throw new IllegalArgumentException(args[0]);
+        };
+    System.out.println("OK " + result);
+    System.out.flush();
+    System.exit(0);
+  }
+
+  /**
+   * Starts a daemon thread that, if the scenario has not ended within {@link #LIMIT_SECONDS},
+   * prints every thread's stack and halts the JVM with status 3.
+   */
+  static void startWatchdog(String scenario) {
     Thread watchdog =
         new Thread(
             () -> {
               try {
                 Thread.sleep(TimeUnit.SECONDS.toMillis(LIMIT_SECONDS));
-                System.out.println("STALLED: " + args[0] + " did not finish; threads:");
+                System.out.println("STALLED: " + scenario + " did not finish; threads:");
                 Thread.getAllStackTraces()
                     .forEach((t, st) -> System.out.println(t + " " + List.of(st)));
                 System.out.flush();
@@ -53,23 +79,10 @@ public final class VirtualThreadScenarios {
             "watchdog");
     watchdog.setDaemon(true);
     watchdog.start();
-    int n = Integer.parseInt(args[1]);
-    String result =
-        switch (args[0]) {
-          case "recv" -> recv(n);
-          case "waitAny" -> waitAny(n);
-          case "accept" -> accept(n);
-          case "join" -> join(n);
-          case "lock" -> lock(n);
-          default -> throw new IllegalArgumentException(args[0]);
-        };
-    System.out.println("OK " + result);
-    System.out.flush();
-    System.exit(0);
   }
 
   /** Waits until {@code count} of {@code threads} are parked (WAITING or TIMED_WAITING). */
-  private static void awaitParked(List<Thread> threads, int count) throws InterruptedException {
+  static void awaitParked(List<Thread> threads, int count) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LIMIT_SECONDS);
     for (; ; ) {
       int parked = 0;
@@ -89,13 +102,78 @@ public final class VirtualThreadScenarios {
     }
   }
 
+  /** The one-way pipes of a scenario, whose read ends this JVM keeps. */
+  interface Pipes extends AutoCloseable {
+    /** Creates the next pipe; returns its read end. */
+    Connection open() throws Exception;
+
+    /** Sends Integer i to the i-th pipe; returns when it has. */
+    void sendToAll() throws Exception;
+
+    @Override
+    void close() throws java.io.IOException;
+  }
+
+  /** Makes the {@link Pipes} of one scenario. */
+  interface PipeFactory {
+    Pipes create() throws Exception;
+  }
+
+  /** One-way shared-memory pipes with 4 KiB rings, both ends in this JVM. */
+  private static final PipeFactory SHM_PIPES =
+      () -> new LocalPipes(() -> Pipe.builder().duplex(false).sharedMemory(4096).open());
+
+  /** Pipes whose both ends this JVM keeps (four descriptors a shared-memory pipe). */
+  static final class LocalPipes implements Pipes {
+    /** Opens one pipe. */
+    interface Opener {
+      Pipe open() throws Exception;
+    }
+
+    private final Opener opener;
+    private final List<Pipe> pipes = new ArrayList<>();
+
+    LocalPipes(Opener opener) {
+      this.opener = opener;
+    }
+
+    @Override
+    public Connection open() throws Exception {
+      Pipe p = opener.open();
+      pipes.add(p);
+      return p.conn1();
+    }
+
+    /** The i-th pipe's read end. */
+    Connection readEnd(int i) {
+      return pipes.get(i).conn1();
+    }
+
+    /** The i-th pipe's write end. */
+    Connection writeEnd(int i) {
+      return pipes.get(i).conn2();
+    }
+
+    @Override
+    public void sendToAll() throws Exception {
+      for (int i = 0; i < pipes.size(); i++) {
+        writeEnd(i).send(i);
+      }
+    }
+
+    @Override
+    public void close() {
+      pipes.forEach(Pipe::close);
+    }
+  }
+
   /**
    * The write ends of many pipes, kept in a helper JVM: 10,000 pipes are 20,000 descriptors, and
    * this sandbox's open-file limit is 20,000 (hard, not raisable even by root). The scenario JVM
    * keeps the read ends and passes each write end over a socket ({@code SCM_RIGHTS}); a virtual
    * thread of the scenario JVM later tells the helper to send message i to pipe i.
    */
-  static final class FarWriters implements AutoCloseable {
+  static final class FarWriters implements Pipes {
     private static final byte ENDS = 1;
     private static final byte SEND = 2;
 
@@ -110,7 +188,8 @@ public final class VirtualThreadScenarios {
     }
 
     /** Creates a one-way pipe; the helper gets its write end, this JVM keeps the read end. */
-    Connection open() throws Exception {
+    @Override
+    public Connection open() throws Exception {
       Pipe p = Pipe.open(false);
       FdPassing.send(channel(ctl.conn1()), ENDS, new int[] {p.conn2().fileno()});
       p.conn2().close();
@@ -118,7 +197,8 @@ public final class VirtualThreadScenarios {
     }
 
     /** Tells the helper to send Integer i to the i-th pipe; returns when it has. */
-    void sendToAll() throws Exception {
+    @Override
+    public void sendToAll() throws Exception {
       FdPassing.send(channel(ctl.conn1()), SEND, new int[0]);
       if (!"sent".equals(ctl.conn1().recv())) {
         throw new AssertionError("the helper did not send");
@@ -175,31 +255,72 @@ public final class VirtualThreadScenarios {
    * n virtual threads each in recv() on a pipe of its own; one more has every pipe sent to (by the
    * helper process that holds the write ends, see {@link FarWriters}).
    */
-  static String recv(int n) throws Exception {
-    return blockOnPipes(n, "received", (in, i) -> Integer.valueOf(i).equals(in.recv()));
+  static String recv(int n, PipeFactory factory) throws Exception {
+    return blockOnPipes(
+        n,
+        "received",
+        factory,
+        (pipes, in, i) -> Integer.valueOf(i).equals(in.recv()),
+        Pipes::sendToAll);
   }
 
   /** n virtual threads each in waitAny() on a pipe of its own; then every pipe is sent to. */
-  static String waitAny(int n) throws Exception {
+  static String waitAny(int n, PipeFactory factory) throws Exception {
     return blockOnPipes(
-        n, "woken", (in, i) -> Connections.waitAny(List.of(in)).equals(List.of(in)));
+        n,
+        "woken",
+        factory,
+        (pipes, in, i) -> Connections.waitAny(List.of(in)).equals(List.of(in)),
+        Pipes::sendToAll);
   }
 
-  /** A blocking call on the i-th pipe's read end; true if it saw what it should. */
+  /**
+   * n virtual threads each in a send that waits for room (thrice the ring) on a shared-memory pipe
+   * of its own; then every pipe is read to the end.
+   */
+  static String send(int n) throws Exception {
+    return blockOnPipes(
+        n,
+        "sent",
+        SHM_PIPES,
+        (pipes, in, i) -> {
+          ((LocalPipes) pipes).writeEnd(i).sendBytes(TestSupport.payload(i, 3 * 4096));
+          return true;
+        },
+        pipes -> {
+          LocalPipes local = (LocalPipes) pipes;
+          for (int i = 0; i < n; i++) {
+            if (!java.util.Arrays.equals(
+                TestSupport.payload(i, 3 * 4096), local.readEnd(i).recvBytes())) {
+              throw new AssertionError("message " + i + " differs");
+            }
+          }
+        });
+  }
+
+  /** A blocking call on the i-th pipe (read end {@code in}); true if it saw what it should. */
   interface PipeCall {
-    boolean call(Connection in, int i) throws Exception;
+    boolean call(Pipes pipes, Connection in, int i) throws Exception;
+  }
+
+  /** What releases every blocked call. */
+  interface PipeRelease {
+    void run(Pipes pipes) throws Exception;
   }
 
   /**
    * n virtual threads each blocked in {@code call} on a pipe of its own; once all are parked, one
-   * more virtual thread has message i sent to pipe i, and every call must return true.
+   * more virtual thread runs {@code release} (message i sent to pipe i, say), and every call must
+   * return true.
    */
-  private static String blockOnPipes(int n, String verb, PipeCall call) throws Exception {
-    try (FarWriters writers = new FarWriters()) {
+  private static String blockOnPipes(
+      int n, String verb, PipeFactory factory, PipeCall call, PipeRelease release)
+      throws Exception {
+    try (Pipes pipes = factory.create()) {
       int fdsBefore = TestSupport.fdCount();
       List<Connection> ends = new ArrayList<>(n);
       for (int i = 0; i < n; i++) {
-        ends.add(writers.open());
+        ends.add(pipes.open());
       }
       int fdsWithPipes = TestSupport.fdCount();
       AtomicInteger right = new AtomicInteger();
@@ -214,7 +335,7 @@ public final class VirtualThreadScenarios {
                 .start(
                     () -> {
                       try {
-                        if (call.call(in, index)) {
+                        if (call.call(pipes, in, index)) {
                           right.incrementAndGet();
                         }
                       } catch (Throwable t) {
@@ -227,7 +348,7 @@ public final class VirtualThreadScenarios {
       awaitParked(blocked, n);
       int extraFds = TestSupport.fdCount() - fdsWithPipes;
       long start = System.nanoTime();
-      Thread sender = Thread.ofVirtual().start(() -> run(failures, writers::sendToAll));
+      Thread sender = Thread.ofVirtual().start(() -> run(failures, () -> release.run(pipes)));
       done.await();
       long ms = (System.nanoTime() - start) / 1_000_000;
       sender.join();

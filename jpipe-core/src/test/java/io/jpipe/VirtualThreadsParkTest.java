@@ -30,11 +30,12 @@ class VirtualThreadsParkTest {
   }
 
   /**
-   * Runs {@code main scenario n} in a JVM whose virtual-thread scheduler has one carrier, after
-   * {@code prefix} (a wrapper command, or nothing), and checks it ends with status 0 saying OK.
+   * Runs {@code main scenario n more...} in a JVM whose virtual-thread scheduler has one carrier,
+   * after {@code prefix} (a wrapper command, or nothing), and checks it ends with status 0 saying
+   * OK.
    */
-  static void runOnOneCarrier(List<String> prefix, Class<?> main, String scenario, int n)
-      throws Exception {
+  static void runOnOneCarrier(
+      List<String> prefix, Class<?> main, String scenario, int n, String... more) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(
@@ -49,6 +50,7 @@ class VirtualThreadsParkTest {
             main.getName(),
             scenario,
             Integer.toString(n)));
+    cmd.addAll(List.of(more));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out;
     try {
