@@ -39,8 +39,18 @@ class CrossProcessEofTest {
   @ParameterizedTest(name = "duplex={0}")
   @ValueSource(booleans = {false, true})
   void parentReceivesEofOnlyWhenTheChildClosesItsCopyToo(boolean duplex) throws Exception {
-    try (Pipe pipe = Pipe.open(duplex);
-        Pipe control = Pipe.open()) {
+    try (Pipe pipe = Pipe.open(duplex)) {
+      parentReceivesEofOnlyWhenTheChildClosesItsCopyToo(pipe);
+    }
+  }
+
+  /**
+   * The parent receives on {@code pipe.conn1()}; a child holds a copy of the sending end and does
+   * not use it: end of file only once the child closes its copy too. Also run by {@link
+   * ShmCrossProcessTest}.
+   */
+  static void parentReceivesEofOnlyWhenTheChildClosesItsCopyToo(Pipe pipe) throws Exception {
+    try (Pipe control = Pipe.open()) {
       Connection receiver = pipe.conn1();
       Connection sender = pipe.conn2();
       // The child holds a copy of the sending end and does not use it.
@@ -54,7 +64,7 @@ class CrossProcessEofTest {
 
       control.conn1().send("close");
       assertEquals("closed", control.conn1().recv());
-      assertTrue(receiver.poll(Duration.ofSeconds(30)));
+      assertTrue(receiver.poll(TestSupport.PATIENCE));
       assertThrows(EOFException.class, receiver::recv);
       control.conn1().close();
       p.join();
@@ -108,8 +118,19 @@ class CrossProcessEofTest {
   @ParameterizedTest(name = "duplex={0}")
   @ValueSource(booleans = {false, true})
   void childReceivesEofWhenEveryCopyIsClosed(boolean duplex) throws Exception {
-    try (Pipe pipe = Pipe.open(duplex);
-        Pipe report = Pipe.open(false)) {
+    try (Pipe pipe = Pipe.open(duplex)) {
+      childReceivesEofWhenEveryCopyIsClosed(pipe, 5);
+    }
+  }
+
+  /**
+   * A child receives on {@code pipe.conn1()} until end of file, having closed its copy of the
+   * sending end; the parent sends {@code messages} messages: the child sees end of file, and
+   * reports the count, only once the parent closes its end too. Also run by {@link
+   * ShmCrossProcessTest}.
+   */
+  static void childReceivesEofWhenEveryCopyIsClosed(Pipe pipe, int messages) throws Exception {
+    try (Pipe report = Pipe.open(false)) {
       Connection receiver = pipe.conn1();
       Connection sender = pipe.conn2();
       // The child gets the receiving end and a copy of the sending end, which it closes first.
@@ -118,12 +139,12 @@ class CrossProcessEofTest {
       p.start();
       receiver.close();
       report.conn2().close();
-      for (int i = 0; i < 5; i++) {
+      for (int i = 0; i < messages; i++) {
         sender.send(i);
       }
       assertFalse(report.conn1().poll(WAIT), "we still hold the sending end");
       sender.close();
-      assertEquals(5, report.conn1().recv());
+      assertEquals(messages, report.conn1().recv());
       p.join();
     }
   }

@@ -2,7 +2,6 @@ package io.jpipe;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,8 +19,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * end of file comes only when every copy of the peer end is closed in every process.
  */
 class ShmCrossProcessTest {
-  private static final Duration WAIT = Duration.ofMillis(300);
-
   @AfterEach
   void noChildLeft() throws InterruptedException {
     TestSupport.assertNoChildren();
@@ -73,46 +70,16 @@ class ShmCrossProcessTest {
   @ParameterizedTest(name = "duplex={0}")
   @ValueSource(booleans = {false, true})
   void endOfFileWaitsForEveryCopyInEveryProcess(boolean duplex) throws Exception {
-    try (Pipe pipe = shm(duplex);
-        Pipe control = Pipe.open()) {
-      Connection receiver = pipe.conn1();
-      Connection sender = pipe.conn2();
-      ChildProcess p = ChildProcess.of(CrossProcessEofTest::holdThenClose, control.conn2(), sender);
-      p.start();
-      control.conn2().close();
-      sender.send("last");
-      sender.close(); // our copy only
-      assertEquals("last", receiver.recv());
-      assertFalse(receiver.poll(WAIT), "the child still holds the sending end: no EOF yet");
-      control.conn1().send("close");
-      assertEquals("closed", control.conn1().recv());
-      assertTrue(receiver.poll(TestSupport.PATIENCE));
-      assertThrows(EOFException.class, receiver::recv);
-      control.conn1().close();
-      p.join();
-      assertEquals(0, p.exitCode().orElseThrow());
+    try (Pipe pipe = shm(duplex)) {
+      CrossProcessEofTest.parentReceivesEofOnlyWhenTheChildClosesItsCopyToo(pipe);
     }
   }
 
   @ParameterizedTest(name = "duplex={0}")
   @ValueSource(booleans = {false, true})
   void aChildReceivesEveryMessageThenEndOfFile(boolean duplex) throws Exception {
-    try (Pipe pipe = shm(duplex);
-        Pipe report = Pipe.open(false)) {
-      Connection receiver = pipe.conn1();
-      Connection sender = pipe.conn2();
-      ChildProcess p =
-          ChildProcess.of(CrossProcessEofTest::countUntilEof, receiver, report.conn2(), sender);
-      p.start();
-      receiver.close();
-      report.conn2().close();
-      for (int i = 0; i < 500; i++) {
-        sender.send(i);
-      }
-      assertFalse(report.conn1().poll(WAIT), "we still hold the sending end");
-      sender.close();
-      assertEquals(500, report.conn1().recv());
-      p.join();
+    try (Pipe pipe = shm(duplex)) {
+      CrossProcessEofTest.childReceivesEofWhenEveryCopyIsClosed(pipe, 500);
     }
   }
 

@@ -5,31 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jpipe.internal.spawn.Launcher;
 import java.io.EOFException;
 import java.time.Duration;
 import java.time.Instant;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * Every cross-process test of shared-memory ends again, with children started from warm spares: a
  * spare booted before the pipe existed maps its segment when it takes its task.
  */
-class WarmShmCrossProcessTest extends ShmCrossProcessTest {
-  @BeforeEach
-  void warm() {
-    ChildProcess.setDefaultStartMethod(ChildProcess.StartMethod.WARM);
-    assertTrue(ChildProcess.prestartWarm(Duration.ofMinutes(2)), "a spare is ready");
-  }
-
-  @AfterEach
-  void cold() {
-    ChildProcess.setDefaultStartMethod(ChildProcess.StartMethod.SPAWN);
-    Launcher.warm().closePool(); // before the check that no child is left
-  }
-
+class WarmShmCrossProcessTest extends ShmCrossProcessTest implements WarmStarts {
   @Test
   void aSpareBootedBeforeThePipeSendsAndReceivesBothWaysThenEndOfFile() throws Exception {
     assertTrue(ChildProcess.prestartWarm(Duration.ofMinutes(2)), "a spare is ready");
