@@ -49,29 +49,34 @@ class ShmKillPointsTest {
     in.recvBytes();
   }
 
-  /** Waits until the child has filled the ring and sits waiting for room, then kills it. */
-  private static void killOnceStuck(ChildProcess p, Connection receiver) throws Exception {
-    assertTrue(receiver.poll(TestSupport.PATIENCE), "the child sends");
+  /**
+   * Starts {@code p}, a writer on {@code pipe}; waits until it has filled the ring and sits waiting
+   * for room, then kills it; then sends "after" on a thread of this process, which takes the dead
+   * child's write lock over and waits for room.
+   *
+   * @return the send of "after"
+   */
+  private static CompletableFuture<Object> killOnceStuckThenSendAfter(ChildProcess p, Pipe pipe)
+      throws Exception {
+    p.start();
+    assertTrue(pipe.conn1().poll(TestSupport.PATIENCE), "the child sends");
     Thread.sleep(300); // 4 KiB fill in microseconds: it is waiting for room now
     assertTrue(p.isAlive(), "the child cannot finish without a reader");
-    p.kill();
-    p.join();
-    assertEquals(-9, p.exitCode().orElseThrow());
+    ShmChildren.kill(p, null);
+    return async(
+        () -> {
+          pipe.conn2().sendBytes(AFTER);
+          return null;
+        });
   }
 
   @Test
   void aWriterKilledInTheMiddleOfAChunkedMessageLeavesNothingOfIt() throws Exception {
     try (Pipe pipe = tiny()) {
-      ChildProcess p = ChildProcess.of(ShmKillPointsTest::sendHuge, pipe.conn2());
-      p.start();
-      killOnceStuck(p, pipe.conn1());
       // The dead child held the write lock; this writer takes it over and waits for room.
       CompletableFuture<Object> next =
-          async(
-              () -> {
-                pipe.conn2().sendBytes(AFTER);
-                return null;
-              });
+          killOnceStuckThenSendAfter(
+              ChildProcess.of(ShmKillPointsTest::sendHuge, pipe.conn2()), pipe);
       assertArrayEquals(AFTER, pipe.conn1().recvBytes(), "the partial message is dropped");
       TestSupport.await(next);
       assertFalse(pipe.conn1().poll());
@@ -83,15 +88,9 @@ class ShmKillPointsTest {
   @Test
   void aWriterKilledWhileWaitingForRoomLosesNoWholeMessage() throws Exception {
     try (Pipe pipe = tiny()) {
-      ChildProcess p = ChildProcess.of(ShmKillPointsTest::sendNumbered, pipe.conn2());
-      p.start();
-      killOnceStuck(p, pipe.conn1());
       CompletableFuture<Object> next =
-          async(
-              () -> {
-                pipe.conn2().sendBytes(AFTER);
-                return null;
-              });
+          killOnceStuckThenSendAfter(
+              ChildProcess.of(ShmKillPointsTest::sendNumbered, pipe.conn2()), pipe);
       int i = 0;
       for (byte[] m = pipe.conn1().recvBytes(); m.length == 100; m = pipe.conn1().recvBytes()) {
         ByteBuffer b = ByteBuffer.wrap(m);

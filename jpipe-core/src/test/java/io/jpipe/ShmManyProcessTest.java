@@ -39,9 +39,6 @@ class ShmManyProcessTest {
 
   private static final long SEED = Long.getLong("jpipe.shm.seed", 20261202L);
 
-  /** Children boot faster with the client compiler only. */
-  private static final String[] CHILD_OPTIONS = {"-XX:TieredStopAtLevel=1"};
-
   @AfterEach
   void noChildLeft() throws InterruptedException {
     TestSupport.assertNoChildren();
@@ -68,10 +65,7 @@ class ShmManyProcessTest {
 
   /** Child: sends {@code count} messages, then closes its end. */
   static void writer(Connection out, Integer id, Integer count) throws IOException {
-    for (int seq = 0; seq < count; seq++) {
-      out.sendBytes(message(id, seq));
-    }
-    out.close();
+    ShmChildren.send(out, id, count, ShmManyProcessTest::message);
   }
 
   /**
@@ -80,15 +74,7 @@ class ShmManyProcessTest {
    */
   static void reader(Connection in, Connection report) throws IOException {
     ByteBuffer r = ByteBuffer.allocate(8);
-    for (; ; ) {
-      byte[] m;
-      try {
-        m = in.recvBytes();
-      } catch (EOFException e) {
-        break;
-      } catch (TruncatedMessageException e) {
-        continue; // a writer died mid-message as the last end closed: end of file comes next
-      }
+    for (byte[] m = ShmChildren.next(in); m != null; m = ShmChildren.next(in)) {
       ByteBuffer b = ByteBuffer.wrap(m);
       if (m.length < 8) {
         report.sendBytes(("BAD: a message of " + m.length + " bytes").getBytes());
@@ -164,9 +150,8 @@ class ShmManyProcessTest {
     Pipe reports = Pipe.open(false);
     try {
       ChildProcess p =
-          ChildProcess.of(ShmManyProcessTest::reader, data.conn1(), reports.conn2())
-              .jvmOptions(CHILD_OPTIONS);
-      p.start();
+          ShmChildren.startQuick(
+              ChildProcess.of(ShmManyProcessTest::reader, data.conn1(), reports.conn2()));
       progress[0] = tally.collect(reports.conn1()); // the collector owns and closes it
       return p;
     } catch (IOException | RuntimeException e) {
@@ -334,9 +319,8 @@ class ShmManyProcessTest {
       if (role.writer) {
         id = nextWriterId.getAndIncrement();
         p =
-            ChildProcess.of(ShmManyProcessTest::writer, data.conn2(), id, Integer.MAX_VALUE)
-                .jvmOptions(CHILD_OPTIONS);
-        p.start();
+            ShmChildren.startQuick(
+                ChildProcess.of(ShmManyProcessTest::writer, data.conn2(), id, Integer.MAX_VALUE));
       } else {
         p = startReader(data, tally, progress);
       }
@@ -353,9 +337,7 @@ class ShmManyProcessTest {
         Thread.sleep(5);
       }
       Thread.sleep(role.random.nextInt(300));
-      p.kill();
-      p.join();
-      assertEquals(-9, p.exitCode().orElseThrow(), p + " was to be killed");
+      ShmChildren.kill(p, p + " was to be killed");
       int k = kills.incrementAndGet();
       if (k % 20 == 0) {
         System.out.printf("kill torture: %d kills%n", k);

@@ -56,9 +56,6 @@ class ShmPublicationStressTest {
 
   private static final long SEED = Long.getLong("jpipe.shm.seed", 20261202L);
 
-  /** Children boot faster with the client compiler only. */
-  private static final String[] CHILD_OPTIONS = {"-XX:TieredStopAtLevel=1"};
-
   @AfterEach
   void noChildLeft() throws InterruptedException {
     TestSupport.assertNoChildren();
@@ -125,10 +122,7 @@ class ShmPublicationStressTest {
 
   /** Child: sends {@code count} messages as writer {@code id}, then closes its end. */
   static void writer(Connection out, Integer id, Integer count) throws IOException {
-    for (int seq = 0; seq < count; seq++) {
-      out.sendBytes(message(id, seq));
-    }
-    out.close();
+    ShmChildren.send(out, id, count, ShmPublicationStressTest::message);
   }
 
   /**
@@ -137,15 +131,7 @@ class ShmPublicationStressTest {
    */
   static void reader(Connection in, Connection report) throws IOException {
     Map<Integer, Integer> last = new HashMap<>();
-    for (; ; ) {
-      byte[] m;
-      try {
-        m = in.recvBytes();
-      } catch (EOFException e) {
-        break;
-      } catch (TruncatedMessageException e) {
-        continue; // a victim died mid-message as the last end closed: end of file comes next
-      }
+    for (byte[] m = ShmChildren.next(in); m != null; m = ShmChildren.next(in)) {
       Object c = check(m);
       if (c instanceof String s) {
         report.sendBytes(("BAD: " + s).getBytes());
@@ -218,9 +204,8 @@ class ShmPublicationStressTest {
     try {
       // A reader process, reporting what it receives over a kernel pipe.
       ChildProcess childReader =
-          ChildProcess.of(ShmPublicationStressTest::reader, data.conn1(), reports.conn2())
-              .jvmOptions(CHILD_OPTIONS);
-      childReader.start();
+          ShmChildren.startQuick(
+              ChildProcess.of(ShmPublicationStressTest::reader, data.conn1(), reports.conn2()));
       children.add(childReader);
       reports.conn2().close();
       AtomicInteger childReceived = new AtomicInteger();
@@ -255,15 +240,7 @@ class ShmPublicationStressTest {
                     () -> {
                       Map<Integer, Integer> last = new HashMap<>();
                       try (in) {
-                        for (; ; ) {
-                          byte[] m;
-                          try {
-                            m = in.recvBytes();
-                          } catch (EOFException e) {
-                            break;
-                          } catch (TruncatedMessageException e) {
-                            continue;
-                          }
+                        for (byte[] m = ShmChildren.next(in); m != null; m = ShmChildren.next(in)) {
                           Object c = check(m);
                           if (c instanceof String s) {
                             tally.problems.add("reader " + me + ": " + s);
@@ -293,10 +270,9 @@ class ShmPublicationStressTest {
       data.conn1().close(); // the reader threads and the child hold the receiving end now
       // A writer process.
       ChildProcess childWriter =
-          ChildProcess.of(
-                  ShmPublicationStressTest::writer, data.conn2(), CHILD_WRITER_ID, PER_WRITER)
-              .jvmOptions(CHILD_OPTIONS);
-      childWriter.start();
+          ShmChildren.startQuick(
+              ChildProcess.of(
+                  ShmPublicationStressTest::writer, data.conn2(), CHILD_WRITER_ID, PER_WRITER));
       children.add(childWriter);
       // Writers on threads, each on an attachment of its own; they go on until the victims died.
       CountDownLatch writersStarted = new CountDownLatch(THREAD_WRITERS);
@@ -328,17 +304,15 @@ class ShmPublicationStressTest {
       for (int v = 0; v < VICTIMS; v++) {
         int id = FIRST_VICTIM_ID + v;
         ChildProcess victim =
-            ChildProcess.of(ShmPublicationStressTest::writer, data.conn2(), id, Integer.MAX_VALUE)
-                .jvmOptions(CHILD_OPTIONS);
-        victim.start();
+            ShmChildren.startQuick(
+                ChildProcess.of(
+                    ShmPublicationStressTest::writer, data.conn2(), id, Integer.MAX_VALUE));
         long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         while (tally.of(id) < 20 && System.nanoTime() - until < 0) {
           Thread.sleep(2);
         }
         Thread.sleep(random.nextInt(50));
-        victim.kill();
-        victim.join();
-        assertEquals(-9, victim.exitCode().orElseThrow(), "victim " + id + " was to be killed");
+        ShmChildren.kill(victim, "victim " + id + " was to be killed");
       }
       victimsDone.set(true);
       for (Thread t : writers) {
