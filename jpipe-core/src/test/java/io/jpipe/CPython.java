@@ -169,6 +169,42 @@ public record CPython(String label, String pyenvVersion) {
     return new Peer(builder(pyenvVersion, cmd).start());
   }
 
+  /**
+   * Runs cpython_peer.py as a client of {@code where}.
+   *
+   * @param keyHex the authentication key in hex, or {@code none}
+   * @param scenario what it does once connected ({@code echo-bytes}, {@code
+   *     expect-auth-failure}...)
+   */
+  public Peer connect(io.jpipe.net.Address where, String keyHex, String scenario)
+      throws IOException {
+    return run("cpython_peer.py", "connect", where.toString(), keyHex, scenario);
+  }
+
+  /**
+   * Runs cpython_peer.py as a listener at {@code at}; its first line is the address it listens on.
+   *
+   * @param keyHex the authentication key in hex, or {@code none}
+   * @param scenario what it does once a client connected
+   */
+  public Peer listen(io.jpipe.net.Address at, String keyHex, String scenario) throws IOException {
+    return run("cpython_peer.py", "listen", at.toString(), keyHex, scenario);
+  }
+
+  /**
+   * The end of cpython_peer.py's echo-bytes scenario, from the jpipe side: sends STOP, then
+   * receives and checks the payloads python sends ({@link #SIZES}) and its DONE.
+   */
+  public static void stopAndCheckPythonsBytes(io.jpipe.Connection conn) throws IOException {
+    conn.sendBytes("STOP".getBytes(StandardCharsets.US_ASCII));
+    for (int i = 0; i < SIZES.size(); i++) {
+      int size = SIZES.get(i);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(
+          generated(size, i), conn.recvBytes(), "python's " + size + " bytes");
+    }
+    assertEquals("DONE", new String(conn.recvBytes(), StandardCharsets.US_ASCII));
+  }
+
   /** The payloads cpython_peer.py generates: sha256("i/size") repeated to {@code size} bytes. */
   public static byte[] generated(int size, int seed) {
     try {

@@ -57,26 +57,14 @@ class CPythonInteropTest {
       assertArrayEquals(m, conn.recvBytes(), "echo of " + m.length + " bytes");
     }
     TestSupport.await(sender);
-    conn.sendBytes("STOP".getBytes(StandardCharsets.US_ASCII));
-    for (int i = 0; i < CPython.SIZES.size(); i++) {
-      int size = CPython.SIZES.get(i);
-      assertArrayEquals(
-          CPython.generated(size, i), conn.recvBytes(), "python's " + size + " bytes");
-    }
-    assertEquals("DONE", new String(conn.recvBytes(), StandardCharsets.US_ASCII));
+    CPython.stopAndCheckPythonsBytes(conn);
   }
 
   @ParameterizedTest(name = "{0} client, {1}")
   @MethodSource("peers")
   void cpythonClientToJpipeListener(CPython py, String kind) throws Exception {
     try (Listener listener = Listener.open(address(kind), KEY);
-        CPython.Peer peer =
-            py.run(
-                "cpython_peer.py",
-                "connect",
-                listener.address().toString(),
-                KEY_HEX,
-                "echo-bytes")) {
+        CPython.Peer peer = py.connect(listener.address(), KEY_HEX, "echo-bytes")) {
       try (Connection conn = listener.accept()) {
         exchangeBytes(conn);
       }
@@ -87,8 +75,7 @@ class CPythonInteropTest {
   @ParameterizedTest(name = "{0} listener, {1}")
   @MethodSource("peers")
   void jpipeClientToCPythonListener(CPython py, String kind) throws Exception {
-    try (CPython.Peer peer =
-        py.run("cpython_peer.py", "listen", address(kind).toString(), KEY_HEX, "echo-bytes")) {
+    try (CPython.Peer peer = py.listen(address(kind), KEY_HEX, "echo-bytes")) {
       Address where = Address.parse(peer.readLine());
       try (Connection conn = Client.connect(where, KEY)) {
         exchangeBytes(conn);
@@ -109,13 +96,7 @@ class CPythonInteropTest {
                 .authkey(wrong)
                 .onRejected(rejected::add)
                 .open();
-        CPython.Peer peer =
-            py.run(
-                "cpython_peer.py",
-                "connect",
-                listener.address().toString(),
-                KEY_HEX,
-                "expect-auth-failure")) {
+        CPython.Peer peer = py.connect(listener.address(), KEY_HEX, "expect-auth-failure")) {
       peer.assertOk();
       Listener.Rejection r =
           rejected.poll(TestSupport.PATIENCE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
@@ -123,13 +104,7 @@ class CPythonInteropTest {
       assertInstanceOf(AuthenticationException.class, r.reason());
       assertEquals(1, listener.rejectedCount());
     }
-    try (CPython.Peer peer =
-        py.run(
-            "cpython_peer.py",
-            "listen",
-            address(kind).toString(),
-            KEY_HEX,
-            "expect-auth-failure")) {
+    try (CPython.Peer peer = py.listen(address(kind), KEY_HEX, "expect-auth-failure")) {
       Address where = Address.parse(peer.readLine());
       assertThrows(AuthenticationException.class, () -> Client.connect(where, wrong));
       peer.assertOk();
@@ -141,13 +116,7 @@ class CPythonInteropTest {
   void noKeyOnEitherSide(CPython py, String kind) throws Exception {
     try (Listener listener =
             Listener.builder().address(address(kind)).allowUnauthenticated(true).open();
-        CPython.Peer peer =
-            py.run(
-                "cpython_peer.py",
-                "connect",
-                listener.address().toString(),
-                "none",
-                "echo-bytes")) {
+        CPython.Peer peer = py.connect(listener.address(), "none", "echo-bytes")) {
       try (Connection conn = listener.accept()) {
         exchangeBytes(conn);
       }

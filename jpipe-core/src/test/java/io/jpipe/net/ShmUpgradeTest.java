@@ -307,13 +307,7 @@ class ShmUpgradeTest {
       conn.sendBytes(m);
       assertArrayEquals(m, conn.recvBytes(), "echo of " + m.length + " bytes");
     }
-    conn.sendBytes("STOP".getBytes(StandardCharsets.US_ASCII));
-    for (int i = 0; i < CPython.SIZES.size(); i++) {
-      int size = CPython.SIZES.get(i);
-      assertArrayEquals(
-          CPython.generated(size, i), conn.recvBytes(), "python's " + size + " bytes");
-    }
-    assertEquals("DONE", new String(conn.recvBytes(), StandardCharsets.US_ASCII));
+    CPython.stopAndCheckPythonsBytes(conn);
   }
 
   @ParameterizedTest(name = "{0} client, {1}")
@@ -321,12 +315,7 @@ class ShmUpgradeTest {
   void cpythonClientOfAnOptedInListenerSeesThePlainWire(CPython py, String kind) throws Exception {
     try (Listener listener = shmListener(kind);
         CPython.Peer peer =
-            py.run(
-                "cpython_peer.py",
-                "connect",
-                listener.address().toString(),
-                HexFormat.of().formatHex(KEY),
-                "echo-bytes")) {
+            py.connect(listener.address(), HexFormat.of().formatHex(KEY), "echo-bytes")) {
       try (Connection conn = listener.accept()) {
         exchangeWithPython(conn);
       }
@@ -338,12 +327,7 @@ class ShmUpgradeTest {
   @MethodSource("pythons")
   void optedInClientOfACPythonListenerSeesThePlainWire(CPython py, String kind) throws Exception {
     try (CPython.Peer peer =
-        py.run(
-            "cpython_peer.py",
-            "listen",
-            CPython.address(kind, dir).toString(),
-            HexFormat.of().formatHex(KEY),
-            "echo-bytes")) {
+        py.listen(CPython.address(kind, dir), HexFormat.of().formatHex(KEY), "echo-bytes")) {
       Address where = Address.parse(peer.readLine());
       try (Connection conn = shmClient(where, KEY)) {
         exchangeWithPython(conn);

@@ -108,13 +108,7 @@ class PickleNetInteropTest {
                 .authkey(KEY)
                 .codec(PickleCodec.create())
                 .open();
-        CPython.Peer peer =
-            py.run(
-                "cpython_peer.py",
-                "connect",
-                listener.address().toString(),
-                KEY_HEX,
-                "echo-objects")) {
+        CPython.Peer peer = py.connect(listener.address(), KEY_HEX, "echo-objects")) {
       try (Connection conn = listener.accept()) {
         exchange(conn);
       }
@@ -125,8 +119,7 @@ class PickleNetInteropTest {
   @ParameterizedTest(name = "{0} listener, {1}")
   @MethodSource("peers")
   void jpipeClientToCPythonListener(CPython py, String kind) throws Exception {
-    try (CPython.Peer peer =
-        py.run("cpython_peer.py", "listen", address(kind).toString(), KEY_HEX, "echo-objects")) {
+    try (CPython.Peer peer = py.listen(address(kind), KEY_HEX, "echo-objects")) {
       Address where = Address.parse(peer.readLine());
       try (Connection conn =
           Client.builder(where).authkey(KEY).codec(PickleCodec.create()).connect()) {
