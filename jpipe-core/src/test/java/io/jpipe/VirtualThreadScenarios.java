@@ -36,7 +36,7 @@ public final class VirtualThreadScenarios {
   /**
    * Runs one scenario.
    *
-   * @param args the scenario's name and its size
+   * @param args the scenario's name, its size, and optionally {@code shm} (for recv and waitAny)
    */
   public static void main(String[] args) throws Exception {
     startWatchdog(args[0]);
