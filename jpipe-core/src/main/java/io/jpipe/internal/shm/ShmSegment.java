@@ -29,6 +29,11 @@ import java.lang.invoke.VarHandle;
  * the slot's byte ({@code F_OFD_GETLK}): no pid is involved, so pid reuse cannot make a dead holder
  * look alive.
  *
+ * <p>The creator seals the memfd against shrinking ({@code F_SEAL_SHRINK}); an attachment refuses a
+ * memfd without that seal, or smaller than its header claims, and reads the header once: no process
+ * that holds the segment can make a mapped byte fault ({@code SIGBUS}) or change how large another
+ * process believes the rings are.
+ *
  * <p>An attachment costs one descriptor and one mapping.
  */
 final class ShmSegment {
