@@ -24,6 +24,7 @@ import java.nio.channels.InterruptibleChannel;
 import java.nio.channels.NonReadableChannelException;
 import java.nio.channels.NonWritableChannelException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -98,6 +99,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * </table>
  *
  * <p>Checks happen in CPython's order: closed, then direction, then arguments, then I/O.
+ *
+ * <p>An end of a shared-memory pipe treats its segment as it treats bytes on the wire: a segment
+ * that another process holding it corrupted (cursors, record headers, lock words that no correct
+ * peer writes) makes a receive throw {@link ProtocolException}, after which this end stops being
+ * readable as after a malformed header, and makes a send throw {@link ProtocolException} without
+ * writing anything. A length that a corrupt segment claims is handled as a kernel pipe's header:
+ * {@link MessageTooLongException} if it cannot be carried, memory taken only as bytes arrive.
  */
 public final class Connection implements InterruptibleChannel {
   static {
@@ -690,7 +698,7 @@ public final class Connection implements InterruptibleChannel {
         throw tooShort(s, n, space);
       }
       if (shm != null) {
-        shm.readBody(s, null, dst, 0, n);
+        shmBody(s, null, dst, 0, n);
       } else if (dst.isNative()) {
         Frames.readBodyInto(ch, s, dst.address(), n, FdChannel.NO_DEADLINE);
       } else {
@@ -976,9 +984,18 @@ public final class Connection implements InterruptibleChannel {
       if (n > Frames.MAX_ARRAY_LENGTH) {
         throw badLength(new MessageTooLongException(n, Frames.MAX_ARRAY_LENGTH));
       }
-      byte[] body = new byte[(int) n];
-      shm.readBody(s, body, null, 0, n);
-      return body;
+      // as on a kernel pipe, above the threshold the array grows as the bytes arrive: a length
+      // that a corrupt segment claims cannot exhaust the heap by itself
+      byte[] body = new byte[Math.min((int) n, Frames.GROW_THRESHOLD)];
+      int off = 0;
+      for (; ; ) {
+        shmBody(s, body, null, off, body.length - off);
+        off = body.length;
+        if (off == n) {
+          return body;
+        }
+        body = Arrays.copyOf(body, (int) Math.min(n, 2L * off));
+      }
     }
     try {
       return Frames.readBodyArray(ch, s, n, FdChannel.NO_DEADLINE);
@@ -989,7 +1006,7 @@ public final class Connection implements InterruptibleChannel {
 
   private void readBody(Scratch s, MemorySegment dst) throws IOException {
     if (shm != null) {
-      shm.readBody(s, null, dst, 0, dst.byteSize());
+      shmBody(s, null, dst, 0, dst.byteSize());
     } else if (dst.byteSize() > 0) {
       Frames.readBody(ch, s, dst, FdChannel.NO_DEADLINE);
     }
@@ -997,9 +1014,22 @@ public final class Connection implements InterruptibleChannel {
 
   private void readBodyInto(Scratch s, byte[] dst, int off, int n) throws IOException {
     if (shm != null) {
-      shm.readBody(s, dst, null, off, n);
+      shmBody(s, dst, null, off, n);
     } else {
       Frames.readBodyInto(ch, s, dst, off, n, FdChannel.NO_DEADLINE);
+    }
+  }
+
+  /**
+   * Part of a body from the ring; a corrupt segment stops reading, as a corrupt header does ({@link
+   * #badLength}).
+   */
+  private void shmBody(Scratch s, byte[] arr, MemorySegment seg, long off, long n)
+      throws IOException {
+    try {
+      shm.readBody(s, arr, seg, off, n);
+    } catch (ProtocolException e) {
+      throw badLength(e);
     }
   }
 
@@ -1019,7 +1049,7 @@ public final class Connection implements InterruptibleChannel {
     }
     boolean ok = false;
     try {
-      shm.readBody(s, null, map, 0, n);
+      shmBody(s, null, map, 0, n);
       ok = true;
     } finally {
       if (!ok) {

@@ -97,6 +97,22 @@ public final class Linux {
   public static final int EFD_CLOEXEC = 0x80000;
   public static final int EFD_NONBLOCK = 0x800;
   public static final int MFD_CLOEXEC = 1;
+
+  /** {@code MFD_ALLOW_SEALING}: the memfd accepts {@code F_ADD_SEALS}. */
+  public static final int MFD_ALLOW_SEALING = 2;
+
+  /** {@code F_ADD_SEALS}: forbid operations on a memfd's inode, for good. */
+  public static final int F_ADD_SEALS = 1033;
+
+  /** {@code F_GET_SEALS}: the seals of a memfd's inode. */
+  public static final int F_GET_SEALS = 1034;
+
+  /** {@code F_SEAL_SEAL}: no more seals may be added. */
+  public static final int F_SEAL_SEAL = 1;
+
+  /** {@code F_SEAL_SHRINK}: the file can never get smaller. */
+  public static final int F_SEAL_SHRINK = 2;
+
   public static final int O_RDONLY = 0;
   public static final int O_RDWR = 2;
   public static final int O_CREAT = 0x40;

@@ -68,6 +68,8 @@ final class RingLock {
    *
    * @param end the end that takes it (its token, liveness checks, close and interrupt)
    * @return {@link #OK} or {@link #OWNER_DIED}
+   * @throws io.jpipe.ProtocolException if the word names this end as the holder (it is not: the
+   *     segment is corrupt)
    * @throws IOException if the end is closed or the thread interrupted while waiting
    */
   int lock(ShmEnd end) throws IOException {
@@ -112,6 +114,11 @@ final class RingLock {
       if (now - nextCheck >= 0) {
         nextCheck = now + CHECK_NANOS;
         int holder = v & ~WAITERS;
+        if (holder == me) {
+          // only one thread of an attachment is ever near the word: someone else wrote our token
+          throw new io.jpipe.ProtocolException(
+              "corrupt shared-memory ring: a lock word names this end, which does not hold it");
+        }
         if (!end.segment().alive(holder) && INT.compareAndSet(map, offset, v, me | WAITERS)) {
           return OWNER_DIED;
         }

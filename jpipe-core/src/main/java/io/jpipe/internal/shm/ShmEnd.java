@@ -56,6 +56,24 @@ import java.nio.channels.ClosedByInterruptException;
  *       only makes writers or readers ring or wake in vain.
  * </ul>
  *
+ * <h2>A corrupt segment</h2>
+ *
+ * <p>Every process that holds an end can write anything into the segment, and a process may be
+ * hostile or its memory corrupted. Nothing read from the segment is trusted for memory safety: a
+ * ring's capacity and place are fixed at attachment (from a header checked against the segment's
+ * real size), every access is masked into the ring, and cursors and record headers are checked once
+ * per record against what a correct peer can produce: the write cursor at most the capacity ahead
+ * of the read cursor and never behind it, both at multiples of 8, a record no longer than what was
+ * published. Anything else is a {@link ProtocolException} (as a malformed frame on a kernel pipe
+ * is): from a receive, which then stops reading the end, and from a send, which then writes
+ * nothing. A length that a {@code FIRST} record claims is only a claim: memory for it is taken as
+ * its chunks arrive, as for a kernel pipe's header. A lock word naming a holder that does not exist
+ * is taken over, as a dead holder's is; one naming the waiting end itself is a {@link
+ * ProtocolException}. Sleeper counts only decide whether to wake or ring, so a corrupt count costs
+ * wake-ups, never a lost message. A peer that holds a lock word with its own, live, token and never
+ * lets go blocks this end as a peer that never reads or writes would: until the peer closes or
+ * dies, or this end is closed or its thread interrupted.
+ *
  * <h2>End of file and broken pipes</h2>
  *
  * <p>The kernel counts the copies of each socket: a reader that finds the ring empty and its socket
@@ -261,6 +279,7 @@ public final class ShmEnd {
    * @param src the bytes
    * @param off where they start
    * @param n how many
+   * @throws ProtocolException if the ring's cursors are corrupt (nothing is written)
    * @throws IOException if the peer is gone, or the end closed or the thread interrupted meanwhile
    */
   public void write(Scratch s, byte[] src, int off, int n) throws IOException {
@@ -293,13 +312,13 @@ public final class ShmEnd {
       long cap = r.capacity;
       long rec = ShmLayout.recordSize(n);
       if (rec <= cap) {
-        awaitRoom(s, r, w + rec - cap);
+        awaitRoom(s, r, w, w + rec - cap);
         r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         copyIn(r, w + 8, arr, seg, off, n);
         publish(s, r, w + rec);
         return;
       }
-      awaitRoom(s, r, w + 8 - cap);
+      awaitRoom(s, r, w, w + 8 - cap);
       r.putHeader(w, ShmLayout.TYPE_FIRST | n);
       w += 8;
       publish(s, r, w);
@@ -307,7 +326,7 @@ public final class ShmEnd {
       long half = cap >> 1;
       while (sent < n) {
         long left = n - sent;
-        long rc = awaitRoom(s, r, w + Math.min(ShmLayout.recordSize(left), half) - cap);
+        long rc = awaitRoom(s, r, w, w + Math.min(ShmLayout.recordSize(left), half) - cap);
         long free = cap - (w - rc);
         long chunk = Math.min(left, free - 8);
         r.putHeader(w, ShmLayout.TYPE_CHUNK | chunk);
@@ -339,9 +358,14 @@ public final class ShmEnd {
     }
   }
 
-  /** Waits until the read cursor reaches {@code target}; returns the read cursor. */
-  private long awaitRoom(Scratch s, Ring r, long target) throws IOException {
-    long rc = r.readCursor();
+  /**
+   * Waits until the read cursor reaches {@code target}; returns the read cursor. Each read cursor
+   * seen is checked against the write cursor {@code w} ({@link #checkRoom}).
+   *
+   * @throws ProtocolException if the segment's cursors are corrupt
+   */
+  private long awaitRoom(Scratch s, Ring r, long w, long target) throws IOException {
+    long rc = checkRoom(r, w, r.readCursor());
     if (rc - target >= 0) {
       return rc;
     }
@@ -349,7 +373,7 @@ public final class ShmEnd {
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
-      rc = r.readCursor();
+      rc = checkRoom(r, w, r.readCursor());
       if (rc - target >= 0) {
         writeSpin = ShmWait.grow(window);
         return rc;
@@ -366,7 +390,7 @@ public final class ShmEnd {
     r.addWriteSleeper(1);
     try {
       for (; ; ) {
-        rc = r.readCursor();
+        rc = checkRoom(r, w, r.readCursor());
         if (rc - target >= 0) {
           return rc;
         }
@@ -395,6 +419,38 @@ public final class ShmEnd {
     }
   }
 
+  /**
+   * Returns the read cursor {@code rc} if it is possible against the write cursor {@code w} that a
+   * writer holding the lock sees: never ahead of it, never more than the capacity behind it, both
+   * at multiples of 8. Anything else was written into the segment by someone else (a hostile or
+   * crash-corrupted peer): the ring cannot be trusted, and no byte of it is written.
+   */
+  private static long checkRoom(Ring r, long w, long rc) throws ProtocolException {
+    long used = w - rc;
+    if (used < 0 || used > r.capacity || ((w | rc) & 7) != 0) {
+      throw corrupt(r, "write cursor " + w + ", read cursor " + rc);
+    }
+    return rc;
+  }
+
+  /**
+   * The bytes published past {@code pos}, the read cursor a reader holding the lock saw: checked as
+   * {@link #checkRoom} checks, so that no record is read past what was published.
+   */
+  private static long published(Ring r, long pos) throws ProtocolException {
+    long w = r.writeCursor();
+    long avail = w - pos;
+    if (avail <= 0 || avail > r.capacity || ((w | pos) & 7) != 0) {
+      throw corrupt(r, "write cursor " + w + ", read cursor " + pos);
+    }
+    return avail;
+  }
+
+  private static ProtocolException corrupt(Ring r, String what) {
+    return new ProtocolException(
+        "corrupt shared-memory ring (capacity " + r.capacity + "): " + what);
+  }
+
   /** Throws {@link BrokenPipeException} if every copy of the peer end is closed. */
   private void checkPeer(Scratch s) throws IOException {
     if ((pollNow(s, (short) 0) & Linux.POLLHUP) != 0) {
@@ -418,6 +474,7 @@ public final class ShmEnd {
    *
    * @param s the thread's scratch
    * @return the message's length, or -1 at end of file (then nothing is held)
+   * @throws ProtocolException if the ring's cursors or the record at the read cursor are corrupt
    * @throws IOException if the end is closed or the thread interrupted while waiting
    */
   public long beginRead(Scratch s) throws IOException {
@@ -430,10 +487,11 @@ public final class ShmEnd {
         if (awaitData(s, r, pos, FdChannel.NO_DEADLINE) < 0) {
           return -1;
         }
+        long avail = published(r, pos);
         long h = r.header(pos);
         long type = h & ShmLayout.TYPE_MASK;
         long len = h & ShmLayout.LENGTH_MASK;
-        if (type == ShmLayout.TYPE_WHOLE && ShmLayout.recordSize(len) <= r.capacity) {
+        if (type == ShmLayout.TYPE_WHOLE && ShmLayout.recordSize(len) <= avail) {
           reading = true;
           streamed = false;
           recordPos = pos;
@@ -452,12 +510,13 @@ public final class ShmEnd {
           ok = true;
           return len;
         }
-        if (type == ShmLayout.TYPE_CHUNK && ShmLayout.recordSize(len) <= r.capacity) {
+        if (type == ShmLayout.TYPE_CHUNK && ShmLayout.recordSize(len) <= avail) {
           consume(r, pos + ShmLayout.recordSize(len)); // of a message a dead reader began
           continue;
         }
-        throw new ProtocolException(
-            "corrupt shared-memory ring: record header 0x" + Long.toHexString(h));
+        throw corrupt(
+            r,
+            "record header 0x" + Long.toHexString(h) + " at " + pos + ", " + avail + " published");
       }
     } finally {
       if (!ok) {
@@ -495,6 +554,7 @@ public final class ShmEnd {
    * @param n how many bytes
    * @throws Abandoned if the message's writer died before its end (receive again)
    * @throws TruncatedMessageException if the peer end closed before its end
+   * @throws ProtocolException if the ring's cursors or a chunk's header are corrupt
    * @throws IOException if the end is closed or the thread interrupted while waiting
    */
   public void readBody(Scratch s, byte[] arr, MemorySegment seg, long off, long n)
@@ -516,13 +576,16 @@ public final class ShmEnd {
         if (awaitData(s, r, pos, FdChannel.NO_DEADLINE) < 0) {
           throw new TruncatedMessageException(msgLength, done, "body");
         }
+        long avail = published(r, pos);
         long h = r.header(pos);
         long len = h & ShmLayout.LENGTH_MASK;
         if ((h & ShmLayout.TYPE_MASK) != ShmLayout.TYPE_CHUNK
             || len == 0
-            || len > msgLength - done
-            || ShmLayout.recordSize(len) > r.capacity) {
+            || len > msgLength - done) {
           throw new Abandoned();
+        }
+        if (ShmLayout.recordSize(len) > avail) {
+          throw corrupt(r, "chunk of " + len + " bytes at " + pos + ", " + avail + " published");
         }
         chunkLeft = len;
         chunkData = pos + 8;

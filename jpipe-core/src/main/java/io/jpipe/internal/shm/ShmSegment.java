@@ -29,6 +29,11 @@ import java.lang.invoke.VarHandle;
  * the slot's byte ({@code F_OFD_GETLK}): no pid is involved, so pid reuse cannot make a dead holder
  * look alive.
  *
+ * <p>The creator seals the memfd against shrinking ({@code F_SEAL_SHRINK}); an attachment refuses a
+ * memfd without that seal, or smaller than its header claims, and reads the header once: no process
+ * that holds the segment can make a mapped byte fault ({@code SIGBUS}) or change how large another
+ * process believes the rings are.
+ *
  * <p>An attachment costs one descriptor and one mapping.
  */
 final class ShmSegment {
@@ -43,11 +48,15 @@ final class ShmSegment {
   private final long capacity;
   private final int token;
 
-  private ShmSegment(FdChannel fd, MemorySegment map, int token) {
+  /**
+   * The ring count and capacity are those checked before mapping, never read again from the header,
+   * which any process holding the segment can rewrite at any time.
+   */
+  private ShmSegment(FdChannel fd, MemorySegment map, int rings, long capacity, int token) {
     this.fd = fd;
     this.map = map;
-    this.rings = map.get(ValueLayout.JAVA_INT, ShmLayout.HDR_RINGS);
-    this.capacity = map.get(ValueLayout.JAVA_LONG, ShmLayout.HDR_CAPACITY);
+    this.rings = rings;
+    this.capacity = capacity;
     this.token = token;
   }
 
@@ -60,7 +69,11 @@ final class ShmSegment {
     Scratch s = Scratch.get();
     int memfd;
     try (Arena arena = Arena.ofConfined()) {
-      memfd = Libc.memfdCreate(s.errno, arena.allocateFrom("jpipe-shm-pipe"), Linux.MFD_CLOEXEC);
+      memfd =
+          Libc.memfdCreate(
+              s.errno,
+              arena.allocateFrom("jpipe-shm-pipe"),
+              Linux.MFD_CLOEXEC | Linux.MFD_ALLOW_SEALING);
     }
     if (memfd < 0) {
       throw Errno.exception("memfd_create", Native.errno(s.errno));
@@ -71,12 +84,17 @@ final class ShmSegment {
       if (Libc.ftruncate(s.errno, memfd, size) != 0) {
         throw Errno.exception("ftruncate", Native.errno(s.errno));
       }
+      // never smaller: a process that holds it cannot make another's accesses fault (SIGBUS)
+      if (Libc.fcntl(s.errno, memfd, Linux.F_ADD_SEALS, Linux.F_SEAL_SHRINK | Linux.F_SEAL_SEAL)
+          != 0) {
+        throw Errno.exception("fcntl F_ADD_SEALS", Native.errno(s.errno));
+      }
       MemorySegment map = Memory.mapShared(s.errno, memfd, size);
       map.set(ValueLayout.JAVA_INT, ShmLayout.HDR_VERSION, ShmLayout.VERSION);
       map.set(ValueLayout.JAVA_INT, ShmLayout.HDR_RINGS, rings);
       map.set(ValueLayout.JAVA_LONG, ShmLayout.HDR_CAPACITY, capacity);
       map.set(ValueLayout.JAVA_INT, ShmLayout.HDR_MAGIC, ShmLayout.MAGIC);
-      return claim(ch, map);
+      return claim(ch, map, rings, capacity);
     } catch (IOException | RuntimeException e) {
       Fds.closeQuietly(ch);
       throw e;
@@ -105,6 +123,16 @@ final class ShmSegment {
     }
     FdChannel ch = new FdChannel(own, FdChannel.Kind.OTHER);
     try {
+      // the header is only a claim: a byte of a mapping beyond the file's end would fault
+      // (SIGBUS), so the file must be as large as claimed, and sealed against shrinking
+      int seals = Libc.fcntl(s.errno, own, Linux.F_GET_SEALS, 0);
+      if (seals < 0 || (seals & Linux.F_SEAL_SHRINK) == 0) {
+        throw new InvalidObjectException("shared-memory pipe segment not sealed against shrinking");
+      }
+      long real = java.nio.file.Files.size(java.nio.file.Path.of("/proc/self/fd/" + own));
+      if (real < ShmLayout.DATA) {
+        throw new InvalidObjectException("not a jpipe shared-memory pipe segment");
+      }
       MemorySegment head = Memory.mapShared(s.errno, own, ShmLayout.DATA);
       int rings;
       long capacity;
@@ -124,7 +152,15 @@ final class ShmSegment {
           || Long.bitCount(capacity) != 1) {
         throw new InvalidObjectException("corrupt shared-memory pipe header");
       }
-      return claim(ch, Memory.mapShared(s.errno, own, ShmLayout.segmentSize(rings, capacity)));
+      long size = ShmLayout.segmentSize(rings, capacity);
+      if (real < size) {
+        throw new InvalidObjectException(
+            "corrupt shared-memory pipe header: it claims "
+                + size
+                + " bytes, the segment has "
+                + real);
+      }
+      return claim(ch, Memory.mapShared(s.errno, own, size), rings, capacity);
     } catch (IOException | RuntimeException e) {
       Fds.closeQuietly(ch);
       throw e;
@@ -132,7 +168,8 @@ final class ShmSegment {
   }
 
   /** Takes a free slot on the attachment's own description. */
-  private static ShmSegment claim(FdChannel ch, MemorySegment map) throws IOException {
+  private static ShmSegment claim(FdChannel ch, MemorySegment map, int rings, long capacity)
+      throws IOException {
     Scratch s = Scratch.get();
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment fl = arena.allocate(Linux.FLOCK_SIZE, 8);
@@ -144,7 +181,7 @@ final class ShmSegment {
         if (Libc.fcntlLock(s.errno, ch.fd(), Linux.F_OFD_SETLK, fl) == 0) {
           long at = ShmLayout.SLOT_GENERATIONS + 4L * slot;
           int gen = ((int) INT.getAndAdd(map, at, 1) + 1) & RingLock.GEN_MASK;
-          return new ShmSegment(ch, map, RingLock.token(slot, gen));
+          return new ShmSegment(ch, map, rings, capacity, RingLock.token(slot, gen));
         }
         int err = Native.errno(s.errno);
         if (err != Linux.EAGAIN && err != Linux.EACCES) {
