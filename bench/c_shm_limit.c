@@ -3,7 +3,8 @@
 // sequence number through one shared cache line (busy-spin, no system call), and one process
 // copies 1 MiB blocks with memcpy (a bound for moving bulk data, but within one core's caches).
 // Then the cross-process bounds for bulk data: two processes move 1 MiB messages one way through
-// a shared 4 MiB byte ring (jpipe bench's ring), busy-spinning on the cursors, no system call:
+// a shared 4 MiB byte ring (jpipe bench's ring), spinning on the cursors (after 4096 spins a
+// waiter yields the CPU between looks, as a loaded machine needs; no other system call):
 //   shm_copy_gbps    the sender memcpys each message from its own buffer into the ring, the
 //                    receiver memcpys it out into its own buffer (two copies, as a pipe that
 //                    delivers into the receiver's memory must); the ring's cursors move every
@@ -12,8 +13,8 @@
 //                    copying it out: one copy, the bound for a receiver that borrows the ring
 // Every byte crosses from one core's caches to the other's, which memcpy_gbps never measures.
 // Prints one JSON line: {"shm_rtt_us": ..., "shm_spin_msgs_per_s": ..., "memcpy_gbps": ...,
-// "shm_copy_gbps": ..., "shm_copy1_gbps": ...}. With an argument, "sweep", it prints
-// shm_copy_gbps for other ring and piece sizes first (one line each, to stderr).
+// "shm_copy_gbps": ..., "shm_copy1_gbps": ...}. With an argument, "sweep", it first prints both
+// for other ring and piece sizes (one line each, to stderr).
 // With one CPU the spinning peers take turns through the scheduler: run it on >= 2 CPUs.
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,16 @@ struct ring {
   _Alignas(64) char data[];
 };
 
+// A cursor wait of the ring figures: spins, then yields the CPU between looks, so that on a
+// machine shared with other work a descheduled peer is not waited for a whole time slice.
+static void relax_then_yield(unsigned *spins) {
+  if (++*spins < 4096) {
+    relax();
+  } else {
+    sched_yield();
+  }
+}
+
 #define MSG ((size_t)1 << 20)
 #define SHM_RING ((size_t)4 << 20)
 #define SHM_PIECE ((size_t)64 << 10)
@@ -63,7 +75,8 @@ static double ring_gbps(size_t cap, size_t piece, int copy_out, int n) {
     uint64_t w = 0;
     for (int m = 0; m < n; m++) {
       for (size_t done = 0; done < MSG; done += piece) {
-        while (w + piece - atomic_load_explicit(&q->r, memory_order_acquire) > cap) relax();
+        unsigned spins = 0;
+        while (w + piece - atomic_load_explicit(&q->r, memory_order_acquire) > cap) relax_then_yield(&spins);
         memcpy(q->data + (w & (cap - 1)), src + done, piece);
         w += piece;
         atomic_store_explicit(&q->w, w, memory_order_release);
@@ -78,7 +91,8 @@ static double ring_gbps(size_t cap, size_t piece, int copy_out, int n) {
   for (int m = 0; m < n; m++) {
     for (size_t done = 0; done < MSG;) {
       uint64_t w;
-      while ((w = atomic_load_explicit(&q->w, memory_order_acquire)) == r) relax();
+      unsigned spins = 0;
+      while ((w = atomic_load_explicit(&q->w, memory_order_acquire)) == r) relax_then_yield(&spins);
       if (t0 == 0) t0 = now();
       size_t k = w - r; // whole pieces, never across the end of the ring (piece divides cap)
       if (k > MSG - done) k = MSG - done;
