@@ -42,7 +42,7 @@ import java.nio.channels.ClosedByInterruptException;
  * <ul>
  *   <li>Writer, before publishing: the bytes past the write cursor are never read; the next writer
  *       (who takes the lock over, {@link RingLock}) overwrites them. Nothing is delivered.
- *   <li>Writer, between the chunks of a streamed message: the reader in that message finds the next
+ *   <li>Writer, between the chunks of a large message: the reader in that message finds the next
  *       writer's record instead of a chunk and drops the partial message; with no writer left, it
  *       gets end of file ({@link TruncatedMessageException}) once every copy of the end is closed.
  *   <li>Writer, after publishing and before unlocking: the message is delivered; the lock is taken
@@ -50,9 +50,8 @@ import java.nio.channels.ClosedByInterruptException;
  *   <li>Reader, before storing the read cursor: the message stays; the next reader (who takes the
  *       lock over) gets it. A message is never delivered twice to live processes: delivery happens
  *       after the store, in the process that stored.
- *   <li>Reader, in the middle of a streamed message: chunks already consumed are gone, so the
- *       message is lost (it was in flight in the killed process); the next reader skips its other
- *       chunks.
+ *   <li>Reader, in the middle of a large message: chunks already consumed are gone, so the message
+ *       is lost (it was in flight in the killed process); the next reader skips its other chunks.
  *   <li>Sleeping (on the socket, the futex or a lock): nothing is held but a sleeper count, which
  *       only makes writers or readers ring or wake in vain.
  * </ul>
