@@ -25,10 +25,9 @@ import java.nio.channels.ClosedByInterruptException;
  *
  * <p>A writer takes the ring's write lock, waits for room, copies the record (header, payload) past
  * the write cursor, publishes it by storing the write cursor past it, rings the reader's doorbell
- * if a reader sleeps, and unlocks. A message too large for the ring, or larger than {@link
- * ShmLayout#STREAM_ABOVE}, goes as a {@code FIRST} record (its length) then {@code CHUNK} records
- * of at most {@link ShmLayout#STREAM_PIECE} bytes, each published as soon as it is written, all
- * under the one write lock, so the reader copies while the writer writes.
+ * if a reader sleeps, and unlocks. A message too large for the ring goes as a {@code FIRST} record
+ * (its length) then {@code CHUNK} records, each published as soon as it is written, all under the
+ * one write lock, so the reader copies while the writer writes.
  *
  * <p>A reader takes the ring's read lock, waits for a record at the read cursor, copies the message
  * out, then stores the read cursor past it (waking writers that sleep for room), and unlocks. A
@@ -292,7 +291,7 @@ public final class ShmEnd {
       long w = r.writeCursor();
       long cap = r.capacity;
       long rec = ShmLayout.recordSize(n);
-      if (rec <= cap && n <= ShmLayout.STREAM_ABOVE) {
+      if (rec <= cap) {
         awaitRoom(s, r, w + rec - cap);
         r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         copyIn(r, w + 8, arr, seg, off, n);
@@ -305,9 +304,8 @@ public final class ShmEnd {
       publish(s, r, w);
       long sent = 0;
       long half = cap >> 1;
-      long piece = cap >= 4 * ShmLayout.STREAM_PIECE ? ShmLayout.STREAM_PIECE : cap;
       while (sent < n) {
-        long left = Math.min(n - sent, piece);
+        long left = n - sent;
         long rc = awaitRoom(s, r, w + Math.min(ShmLayout.recordSize(left), half) - cap);
         long free = cap - (w - rc);
         long chunk = Math.min(left, free - 8);

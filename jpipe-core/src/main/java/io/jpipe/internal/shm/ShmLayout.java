@@ -36,11 +36,6 @@ package io.jpipe.internal.shm;
  *   FIRST  a message of length bytes follows as CHUNK records (no payload of its own)
  *   CHUNK  length bytes of the message begun by the last FIRST
  * </pre>
- *
- * <p>A writer sends a message as one {@code WHOLE} record when its record fits the ring and the
- * message is at most {@link #STREAM_ABOVE} bytes; otherwise it streams it as {@code FIRST} and
- * {@code CHUNK}s of at most {@link #STREAM_PIECE} bytes (in a ring of at least four pieces), each
- * published as soon as it is written. A reader takes either form of any message that fits.
  */
 final class ShmLayout {
   private ShmLayout() {}
@@ -80,21 +75,6 @@ final class ShmLayout {
 
   /** Default ring capacity (1 MiB). */
   static final long DEFAULT_CAPACITY = 1L << 20;
-
-  /**
-   * Messages longer than this stream as {@code FIRST}/{@code CHUNK} records even when they would
-   * fit the ring whole (256 KiB): published a piece at a time, the reader copies a piece out while
-   * the writer copies the next one in, while both are still in the caches (a 1 MiB record published
-   * at once is read after its first bytes left the writer's L2: 1 MiB messages moved at a quarter
-   * of the speed in {@code bench/c_shm_limit.c}).
-   */
-  static final long STREAM_ABOVE = 256L << 10;
-
-  /**
-   * The payload of a {@code CHUNK} record of a streamed message (64 KiB), in rings of at least four
-   * such records; a smaller ring takes chunks as large as its free room allows.
-   */
-  static final long STREAM_PIECE = 64L << 10;
 
   static final long TYPE_WHOLE = 0;
   static final long TYPE_FIRST = 1L << 62;
