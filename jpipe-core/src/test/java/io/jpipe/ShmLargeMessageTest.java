@@ -57,12 +57,11 @@ class ShmLargeMessageTest {
   }
 
   /**
-   * Messages that fit the ring whole but are over 256 KiB stream in 64 KiB chunks (so that the
-   * reader copies while the writer writes): every size around the edges arrives whole and in order,
-   * into arrays, segments and a buffer too short for it.
+   * Messages from 256 KiB to the ring's own size (a record that fills the ring): every size arrives
+   * whole and in order, into arrays, segments and a buffer too short for it.
    */
   @Test
-  void messagesThatFitTheRingButStreamArriveWholeInOrder() throws Exception {
+  void messagesUpToTheRingsSizeArriveWholeInOrder() throws Exception {
     int[] sizes = {
       (256 << 10) - 1, 256 << 10, (256 << 10) + 1, 1 << 20, (1 << 20) + 5, (4 << 20) - 8, 3 << 20
     };
