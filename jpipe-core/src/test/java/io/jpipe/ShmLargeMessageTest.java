@@ -3,6 +3,7 @@ package io.jpipe;
 import static io.jpipe.TestSupport.async;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.jpipe.internal.io.Scratch;
 import io.jpipe.internal.posix.Memory;
@@ -52,6 +53,65 @@ class ShmLargeMessageTest {
       assertArrayEquals(new byte[] {4, 5}, pipe.conn2().recvBytes(), "in order after it");
       TestSupport.await(sender);
       System.out.printf("4 GiB through a 4 MiB ring in %d ms%n", ms);
+    }
+  }
+
+  /**
+   * Messages from 256 KiB to the ring's own size (a record that fills the ring): every size arrives
+   * whole and in order, into arrays, segments and a buffer too short for it.
+   */
+  @Test
+  void messagesUpToTheRingsSizeArriveWholeInOrder() throws Exception {
+    int[] sizes = {
+      (256 << 10) - 1, 256 << 10, (256 << 10) + 1, 1 << 20, (1 << 20) + 5, (4 << 20) - 8, 3 << 20
+    };
+    try (Pipe pipe = Pipe.builder().duplex(false).sharedMemory(4 << 20).open();
+        Arena arena = Arena.ofConfined()) {
+      CompletableFuture<Object> sender =
+          async(
+              () -> {
+                for (int round = 0; round < 3; round++) {
+                  for (int i = 0; i < sizes.length; i++) {
+                    byte[] m = TestSupport.payload(round * 100 + i, sizes[i]);
+                    if (i % 2 == 0) {
+                      pipe.conn2().sendBytes(m);
+                    } else {
+                      try (Arena a = Arena.ofConfined()) {
+                        pipe.conn2()
+                            .sendBytes(a.allocate(m.length).copyFrom(MemorySegment.ofArray(m)));
+                      }
+                    }
+                    pipe.conn2().sendBytes(new byte[] {(byte) i});
+                  }
+                }
+                return null;
+              });
+      MemorySegment into = arena.allocate(4 << 20, 64);
+      for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < sizes.length; i++) {
+          int size = sizes[i];
+          byte[] want = TestSupport.payload(round * 100 + i, size);
+          switch (round) {
+            case 0 -> assertArrayEquals(want, pipe.conn1().recvBytes(), "size " + sizes[i]);
+            case 1 -> {
+              assertEquals(sizes[i], pipe.conn1().recvBytesInto(into));
+              assertEquals(
+                  -1L,
+                  MemorySegment.mismatch(
+                      into, 0, sizes[i], MemorySegment.ofArray(want), 0, sizes[i]));
+            }
+            default -> {
+              BufferTooShortException e =
+                  assertThrows(
+                      BufferTooShortException.class,
+                      () -> pipe.conn1().recvBytesInto(new byte[size - 1]));
+              assertArrayEquals(want, e.message(), "size " + sizes[i]);
+            }
+          }
+          assertArrayEquals(new byte[] {(byte) i}, pipe.conn1().recvBytes(), "in order after it");
+        }
+      }
+      TestSupport.await(sender);
     }
   }
 
