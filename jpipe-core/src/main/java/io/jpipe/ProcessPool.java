@@ -132,8 +132,9 @@ public final class ProcessPool implements ExecutorService {
    * @param workers how many worker JVMs
    * @return the running pool
    * @throws IllegalArgumentException if {@code workers} is less than 1
-   * @throws ProcessStartException if a worker cannot start (the others are stopped)
-   * @throws IOException if a worker cannot be spawned
+   * @throws ProcessStartException if a worker cannot start before any other runs (the others are
+   *     stopped)
+   * @throws IOException if a worker cannot be spawned before any other runs
    */
   public static ProcessPool create(int workers) throws IOException {
     return builder().workers(workers).start();
@@ -262,14 +263,18 @@ public final class ProcessPool implements ExecutorService {
     }
 
     /**
-     * Starts the workers, all at once, and returns when they all run and have run the {@linkplain
-     * #initializer initializer}. A pool whose initializer failed is returned broken: its {@code
-     * submit} throws {@link java.util.concurrent.RejectedExecutionException} with the initializer's
-     * exception as the cause.
+     * Starts the workers, all at once, and returns as soon as one of them runs and has run the
+     * {@linkplain #initializer initializer} (as CPython's pools take tasks before all their workers
+     * are up): tasks go to that worker at once, and to each of the others as soon as it runs too.
+     * {@link ProcessPool#workerPids()} waits for the others. A worker that cannot start after
+     * another runs is replaced as a dead one would be. A pool whose initializer failed is returned
+     * broken: its {@code submit} throws {@link java.util.concurrent.RejectedExecutionException}
+     * with the initializer's exception as the cause.
      *
      * @return the pool
-     * @throws ProcessStartException if a worker cannot start (the others are stopped)
-     * @throws IOException if a worker cannot be spawned
+     * @throws ProcessStartException if a worker cannot start before any other runs (the others are
+     *     stopped)
+     * @throws IOException if a worker cannot be spawned before any other runs
      */
     public ProcessPool start() throws IOException {
       return new ProcessPool(Dispatcher.start(settings()));
@@ -533,7 +538,10 @@ public final class ProcessPool implements ExecutorService {
   }
 
   /**
-   * The process ids of the workers running now (a worker being replaced is not listed).
+   * The process ids of the workers running now (a worker being replaced is not listed). The workers
+   * a pool starts with are waited for first: {@link Builder#start()} returns once one of them runs,
+   * and this method once each of them runs or has failed to start (unless the pool is stopped or
+   * broken meanwhile).
    *
    * @return the pids
    */

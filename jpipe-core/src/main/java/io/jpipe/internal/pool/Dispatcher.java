@@ -25,7 +25,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -117,6 +116,19 @@ public final class Dispatcher {
 
   // Guarded by lock.
   private State state = State.RUNNING;
+
+  /** True until {@link #start} has seen a worker run, or a worker fail to start. */
+  private boolean starting = true;
+
+  /** Why a worker could not start while {@link #starting}: {@link #start} throws it. */
+  private Throwable startFailure;
+
+  /**
+   * How many of the workers started with the pool have neither run their initializer nor failed:
+   * {@link #workerPids} waits for them.
+   */
+  private int unsettled;
+
   private String brokenMessage;
   private Throwable brokenCause;
   private int earlyDeaths;
@@ -133,11 +145,12 @@ public final class Dispatcher {
   }
 
   /**
-   * Starts a pool's workers, all at once, and returns when they run.
+   * Starts a pool's workers, all at once, and returns as soon as one of them runs (has run its
+   * initializer): tasks go to it from then on, and to each of the others once it runs too.
    *
    * @param settings the settings
    * @return the dispatcher
-   * @throws IOException if a worker cannot start (the others are stopped)
+   * @throws IOException if a worker cannot start before any runs (the others are stopped)
    */
   public static Dispatcher start(Settings settings) throws IOException {
     Dispatcher d = new Dispatcher(settings);
@@ -148,22 +161,14 @@ public final class Dispatcher {
       ChildProcess.prestartWarm(
           Math.min(n, MAX_SPARES), Duration.ZERO, workerJvmOptions(settings.jvmOptions()));
     }
-    CountDownLatch started = new CountDownLatch(n);
-    AtomicReference<Throwable> failure = new AtomicReference<>();
     d.liveSlots = n;
+    d.unsettled = n;
     for (int i = 1; i <= n; i++) {
-      Thread.ofPlatform()
-          .daemon()
-          .name(d.prefix + "-slot-" + i)
-          .start(d.tracked(() -> d.slot(started, failure)));
+      Thread.ofPlatform().daemon().name(d.prefix + "-slot-" + i).start(d.tracked(d::slot));
     }
     boolean interrupted = Thread.interrupted();
-    Uninterruptibly.await(started::await);
+    Throwable f = d.awaitFirstReady();
     interrupted |= Thread.interrupted();
-    Throwable f = failure.get();
-    if (f == null && !interrupted) {
-      d.awaitReady();
-    }
     if (f != null || interrupted) {
       d.shutdownNow();
       d.awaitTerminationUninterruptibly();
@@ -361,13 +366,18 @@ public final class Dispatcher {
   }
 
   /**
-   * The pids of the workers that run now (started and initialized, not dead).
+   * The pids of the workers that run now (started and initialized, not dead). Waits first for the
+   * workers started with the pool, which may still be starting when {@link #start} returns, to run
+   * or fail (unless the pool is stopped or broken).
    *
    * @return the pids
    */
   public List<Long> workerPids() {
     lock.lock();
     try {
+      while (unsettled > 0 && (state == State.RUNNING || state == State.SHUTDOWN)) {
+        work.awaitUninterruptibly();
+      }
       List<Long> pids = new ArrayList<>();
       for (Worker w : workers) {
         if (w.ready && !w.dead && !w.closing) {
@@ -481,22 +491,64 @@ public final class Dispatcher {
     return terminated.await(timeout, unit);
   }
 
-  /** Waits until every worker has run its initializer, or the pool is no longer running. */
-  private void awaitReady() {
+  /**
+   * Waits until a worker has run its initializer, or one could not start, or the pool is no longer
+   * running; from then on, a worker that cannot start is replaced as any other ({@link
+   * #launchFailed}).
+   *
+   * @return why a worker could not start, or null
+   */
+  private Throwable awaitFirstReady() {
     lock.lock();
     try {
-      for (; ; ) {
-        int ready = 0;
-        for (Worker w : workers) {
-          if (w.ready && !w.dead) {
-            ready++;
-          }
-        }
-        if (ready >= settings.workers() || state != State.RUNNING) {
-          return;
-        }
+      while (startFailure == null && state == State.RUNNING && !anyReady()) {
         work.awaitUninterruptibly();
       }
+      starting = false;
+      return startFailure;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether a worker runs. Under the lock. */
+  private boolean anyReady() {
+    for (Worker w : workers) {
+      if (w.ready && !w.dead) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A worker started with the pool has run its initializer, or failed, or died: {@link #workerPids}
+   * waits no longer for it. Under the lock.
+   */
+  private void settled(Worker w) {
+    if (w.initial) {
+      w.initial = false;
+      unsettled--;
+      work.signalAll();
+    }
+  }
+
+  /**
+   * The first launch of a slot failed: true if {@link #start} is still waiting, and then throws
+   * {@code e}; false if the pool runs, and the slot replaces the worker as any other.
+   */
+  private boolean firstLaunchFailed(Throwable e) {
+    lock.lock();
+    try {
+      unsettled--;
+      work.signalAll();
+      if (starting) {
+        if (startFailure == null) {
+          startFailure = e;
+        }
+        return true;
+      }
+      return false;
     } finally {
       lock.unlock();
     }
@@ -508,7 +560,7 @@ public final class Dispatcher {
 
   // ---------------------------------------------------------------- a slot
 
-  private void slot(CountDownLatch started, AtomicReference<Throwable> failure) {
+  private void slot() {
     boolean first = true;
     try {
       for (; ; ) {
@@ -517,9 +569,10 @@ public final class Dispatcher {
           w = launch();
         } catch (Throwable e) {
           if (first) {
-            failure.compareAndSet(null, e);
-            started.countDown();
-            return;
+            first = false;
+            if (firstLaunchFailed(e)) {
+              return;
+            }
           }
           if (launchFailed()) {
             broken(
@@ -534,10 +587,8 @@ public final class Dispatcher {
           }
           continue; // try again
         }
-        if (first) {
-          first = false;
-          started.countDown();
-        }
+        w.initial = first;
+        first = false;
         if (!adopt(w)) {
           w.conn.close();
           w.kill();
@@ -565,7 +616,10 @@ public final class Dispatcher {
       current = SharedLong.create(0);
       ChildProcess p =
           ChildProcess.of(
-                  WorkerMain::run, pipe.conn1(), current, new WorkerConfig(settings.initializer()))
+                  WorkerMain.TARGET,
+                  pipe.conn1(),
+                  current,
+                  new WorkerConfig(settings.initializer()))
               .name(prefix + "-" + names.incrementAndGet())
               .daemon(true)
               .jvmOptions(workerJvmOptions(settings.jvmOptions()));
@@ -630,6 +684,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       if (state == State.STOPPED || state == State.BROKEN) {
+        settled(w);
         return false;
       }
       workers.add(w);
@@ -766,6 +821,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       workers.remove(w);
+      settled(w);
       TaskFuture<?> running = started(w);
       for (TaskFuture<?> t : w.inflight) {
         if (t.timer != null) {
@@ -951,6 +1007,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       w.ready = true;
+      settled(w);
       earlyDeaths = 0;
       startHead(w);
       work.signalAll();

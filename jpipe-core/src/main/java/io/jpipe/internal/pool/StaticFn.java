@@ -2,14 +2,17 @@ package io.jpipe.internal.pool;
 
 import io.jpipe.ProcessPool;
 import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
+import java.io.ObjectStreamException;
 import java.io.Serial;
 import java.io.Serializable;
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandleInfo;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.SerializedLambda;
-import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.lang.reflect.Modifier;
+import java.lang.reflect.UndeclaredThrowableException;
 
 /**
  * A function that is a reference to a static method, as it travels to workers: the method's class,
@@ -55,21 +58,22 @@ record StaticFn(String className, String methodName, String descriptor) implemen
     return fn;
   }
 
-  /** The function, in the worker. */
+  /**
+   * The function, in the worker. The method is looked up by its name and type alone: listing the
+   * class's methods, as reflection does to find one, would load the classes of every method's
+   * signature, which is most of a first task's time in a warm worker.
+   */
   ProcessPool.Fn<Object, Object> resolve() throws InvalidObjectException {
     try {
       ClassLoader loader = Thread.currentThread().getContextClassLoader();
       Class<?> impl = Class.forName(className, true, loader);
       MethodType type = MethodType.fromMethodDescriptorString(descriptor, impl.getClassLoader());
-      for (Method m : impl.getDeclaredMethods()) {
-        if (m.getName().equals(methodName)
-            && Modifier.isStatic(m.getModifiers())
-            && MethodType.methodType(m.getReturnType(), m.getParameterTypes()).equals(type)) {
-          m.setAccessible(true);
-          return new Call(m);
-        }
-      }
-      throw new InvalidObjectException("no method " + className + "." + methodName + descriptor);
+      StaticFn.class.getModule().addReads(impl.getModule()); // describe() saw it open to us
+      MethodHandle h =
+          MethodHandles.privateLookupIn(impl, MethodHandles.lookup())
+              .findStatic(impl, methodName, type)
+              .asType(MethodType.methodType(Object.class, Object.class));
+      return new Call(h);
     } catch (ReflectiveOperationException | RuntimeException e) {
       InvalidObjectException x =
           new InvalidObjectException("cannot call " + className + "." + methodName);
@@ -78,21 +82,33 @@ record StaticFn(String className, String methodName, String descriptor) implemen
     }
   }
 
-  /** Calls the method; what it throws is thrown as it is. */
-  private record Call(Method method) implements ProcessPool.Fn<Object, Object> {
+  /**
+   * Calls the method through a handle of type {@code (Object)Object} (no argument array, no access
+   * check per call, as {@link Method#invoke} has); what it throws is thrown as it is.
+   */
+  private static final class Call implements ProcessPool.Fn<Object, Object> {
     @Serial private static final long serialVersionUID = 1L;
+
+    private final transient MethodHandle handle;
+
+    Call(MethodHandle handle) {
+      this.handle = handle;
+    }
 
     @Override
     public Object apply(Object a) throws Exception {
       try {
-        return method.invoke(null, a);
-      } catch (InvocationTargetException e) {
-        switch (e.getCause()) {
-          case Exception x -> throw x;
-          case Error x -> throw x;
-          default -> throw e;
-        }
+        return (Object) handle.invokeExact(a);
+      } catch (Exception | Error e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new UndeclaredThrowableException(t);
       }
+    }
+
+    @Serial
+    private Object writeReplace() throws ObjectStreamException {
+      throw new NotSerializableException("a resolved StaticFn");
     }
   }
 }

@@ -36,6 +36,10 @@ final class Worker {
   int answers;
   boolean ready;
   boolean dead;
+
+  /** One of the workers the pool started with, not yet running nor gone. */
+  boolean initial;
+
   boolean closing;
 
   // Only the slot thread uses these.

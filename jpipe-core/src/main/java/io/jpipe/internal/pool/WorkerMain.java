@@ -1,5 +1,6 @@
 package io.jpipe.internal.pool;
 
+import io.jpipe.ChildProcess;
 import io.jpipe.Connection;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessPool;
@@ -109,17 +110,41 @@ public final class WorkerMain {
     }
   }
 
+  /** How {@link #warmUp} runs its worker loop. */
+  @FunctionalInterface
+  public interface Runner {
+    /**
+     * Runs {@code target} with {@code args} until it returns, as a child JVM would run it.
+     *
+     * @param target the workers' target, {@link #TARGET}
+     * @param args its arguments: the connection, the shared word, the config
+     * @throws Exception if it cannot be run
+     */
+    void run(ChildProcess.Target3<Connection, SharedLong, WorkerConfig> target, Object[] args)
+        throws Exception;
+  }
+
+  /**
+   * The target of every pool worker ({@link Dispatcher} starts workers with it): one object, so
+   * that a warm spare's warm-up encodes and decodes the very bootstrap a worker is sent.
+   */
+  public static final ChildProcess.Target3<Connection, SharedLong, WorkerConfig> TARGET =
+      WorkerMain::run;
+
   /**
    * Runs a worker's loop once, in this JVM, on a task and a chunk of a static method's calls, as a
    * pool would send them: a warm spare does it while it waits (so that a pool worker it becomes
    * finds its classes loaded and linked, and its first task does not pay for them).
    *
+   * @param runner how the loop is run: directly, or as a child JVM runs its target (the spare's
+   *     warm-up, so that decoding a worker's bootstrap and calling its target are warm too)
    * @throws IOException if the pipe or the shared word cannot be made
    */
   @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
-  public static void warmUp() throws IOException {
+  public static void warmUp(Runner runner) throws IOException {
     try (Pipe pipe = Pipe.open(true);
         SharedLong current = SharedLong.create(0)) {
+      Object[] args = {pipe.conn1(), current, new WorkerConfig(null)};
       Thread worker =
           Thread.ofPlatform()
               .daemon()
@@ -127,9 +152,11 @@ public final class WorkerMain {
               .start(
                   () -> {
                     try {
-                      run(pipe.conn1(), current, new WorkerConfig(null));
-                    } catch (IOException e) {
-                      // the warm-up's end is closed: nothing to warm any more
+                      runner.run(TARGET, args);
+                    } catch (Exception e) {
+                      // the warm-up's end is closed, or the runner failed: nothing to warm
+                    } finally {
+                      pipe.conn1().close(); // a loop that never ran must not leave us waiting
                     }
                   });
       ProcessPool.Fn<Integer, Integer> fn = WorkerMain::warmUpSquare;
@@ -156,14 +183,18 @@ public final class WorkerMain {
       o.writeInt(1);
       o.writeBlob(arg.toByteArray());
       pipe.conn2().sendBytes(o.array(), 0, o.size());
-      for (int answers = 0; answers < 3; answers++) { // READY, then the two results
-        WireIn in = new WireIn(pipe.conn2().recvBytes());
-        if (in.readByte() == Wire.RESULT) {
-          in.readLong();
-          if (in.readByte() == Wire.OK) {
-            Values.read(in, null);
+      try {
+        for (int answers = 0; answers < 3; answers++) { // READY, then the two results
+          WireIn in = new WireIn(pipe.conn2().recvBytes());
+          if (in.readByte() == Wire.RESULT) {
+            in.readLong();
+            if (in.readByte() == Wire.OK) {
+              Values.read(in, null);
+            }
           }
         }
+      } catch (EOFException e) {
+        // the loop did not run, or ended early: what ran is warm
       }
       pipe.conn2().close(); // its end of file: the loop returns
       boolean interrupted = false;

@@ -189,14 +189,20 @@ public final class ChildMain {
     if (boot.daemon()) {
       ParentWatch.start(boot.parentPid());
     }
-    String name = boot.name();
-    Thread.currentThread()
-        .setUncaughtExceptionHandler(
-            (thread, e) -> {
-              System.err.println("Process " + name + ":");
-              e.printStackTrace();
-            });
+    Thread.currentThread().setUncaughtExceptionHandler(new Report(boot.name()));
     Targets.invoke(boot.target(), boot.args());
+  }
+
+  /**
+   * Prints an uncaught exception as CPython's child does. A class rather than a lambda: a warm
+   * spare reaches this code only once it has its task, and a lambda would be linked then.
+   */
+  private record Report(String name) implements Thread.UncaughtExceptionHandler {
+    @Override
+    public void uncaughtException(Thread thread, Throwable e) {
+      System.err.println("Process " + name + ":");
+      e.printStackTrace();
+    }
   }
 
   private static void closeQuietly(int fd) {
@@ -221,14 +227,26 @@ public final class ChildMain {
     }
   }
 
-  /** Kills a daemon child as soon as its parent is gone (even by SIGKILL). */
-  static final class ParentWatch {
-    private ParentWatch() {}
+  /**
+   * Kills a daemon child as soon as its parent is gone (even by SIGKILL). Its thread's task is a
+   * class rather than a lambda, for the reason {@link Report} is.
+   */
+  static final class ParentWatch implements Runnable {
+    private final int parentPid;
+
+    private ParentWatch(int parentPid) {
+      this.parentPid = parentPid;
+    }
 
     static void start(long parentPid) {
-      Thread t = new Thread(() -> watch((int) parentPid), "jpipe-parent-watch");
+      Thread t = new Thread(new ParentWatch((int) parentPid), "jpipe-parent-watch");
       t.setDaemon(true);
       t.start();
+    }
+
+    @Override
+    public void run() {
+      watch(parentPid);
     }
 
     private static void watch(int parentPid) {

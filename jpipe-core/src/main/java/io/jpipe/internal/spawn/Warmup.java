@@ -4,6 +4,7 @@ import io.jpipe.ChildProcess;
 import io.jpipe.Pipe;
 import io.jpipe.ProcessLock;
 import io.jpipe.internal.io.Fds;
+import io.jpipe.internal.pool.WorkerMain;
 import io.jpipe.internal.spawn.BootstrapCodec.Bootstrap;
 import java.time.Duration;
 import java.util.List;
@@ -65,7 +66,9 @@ public final class Warmup {
   @SuppressWarnings("serial") // a serializable reference to a private method, on purpose
   static void run() throws Exception {
     callEveryArity();
-    io.jpipe.internal.pool.WorkerMain.warmUp(); // a warm child is often a pool's worker
+    // A warm child is often a pool's worker: its bootstrap is encoded and decoded (the config, a
+    // record, is slow to deserialize the first time) and its target called as a worker's is.
+    WorkerMain.warmUp(Warmup::runAsChild);
     try (Pipe p = Pipe.open()) {
       for (int i = 0; i < 100; i++) {
         p.conn1().sendBytes(new byte[8]);
@@ -90,9 +93,26 @@ public final class Warmup {
     }
   }
 
+  /**
+   * Runs a target as a child runs it: its bootstrap encoded and decoded (on copies of the fds),
+   * then called through {@link Targets#invoke}; closes the decoded arguments after.
+   */
+  private static void runAsChild(Object target, Object[] args) throws Exception {
+    Bootstrap boot = bootstrap(target, args);
+    try {
+      Targets.invoke(boot.target(), boot.args());
+    } finally {
+      closeAll(boot.args());
+    }
+  }
+
   /** Encodes a bootstrap as a parent does and decodes it as a child does, on copies of the fds. */
   private static void bootstrapRoundTrip(ChildProcess.Target2<Object, Object> target, Object[] args)
       throws Exception {
+    closeAll(bootstrap(target, args).args());
+  }
+
+  private static Bootstrap bootstrap(Object target, Object[] args) throws Exception {
     Inheritance inheritance = new Inheritance();
     byte[] bytes;
     int[] copies;
@@ -106,8 +126,7 @@ public final class Warmup {
     } finally {
       inheritance.releaseAll();
     }
-    Bootstrap boot = BootstrapCodec.decode(bytes, new Revival(copies));
-    closeAll(boot.args());
+    return BootstrapCodec.decode(bytes, new Revival(copies));
   }
 
   private static void closeAll(Object o) throws Exception {
