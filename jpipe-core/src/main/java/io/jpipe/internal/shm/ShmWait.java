@@ -34,7 +34,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class ShmWait {
   /** The longest a spin lasts before sleeping. */
-  static final long MAX_SPIN_NANOS = 200_000;
+  static final long MAX_SPIN_NANOS = 100_000;
 
   /** The shortest spin window. */
   static final long MIN_SPIN_NANOS = 1_000;
