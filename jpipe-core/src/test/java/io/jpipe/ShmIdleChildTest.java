@@ -22,7 +22,7 @@ class ShmIdleChildTest {
   /** How long the idle reader is watched. */
   static final long WATCH_MILLIS = 10_000;
 
-  /** Far past any spin window (at most 50 us): the reader is asleep by then. */
+  /** Far past any spin window (at most 100 us): the reader is asleep by then. */
   static final long SETTLE_MILLIS = 500;
 
   @AfterEach

@@ -114,9 +114,17 @@ public final class ShmEnd {
   private long chunkEnd;
 
   // adaptive spin windows and the last peer check: hints, raced harmlessly
-  private long readSpin = ShmWait.START_SPIN_NANOS;
-  private long writeSpin = ShmWait.START_SPIN_NANOS;
+  private final ShmWait.Window readSpin = new ShmWait.Window();
+  private final ShmWait.Window writeSpin = new ShmWait.Window();
   private long lastHupCheck = System.nanoTime() - 2 * HUP_CHECK_NANOS;
+
+  /**
+   * The read cursor of the ring this end writes, as last seen by a writer of this process: never
+   * ahead of the true one (cursors only grow), so a record that fits below {@code roomSeen +
+   * capacity} fits in the ring without loading the read cursor, whose cache line the reader then
+   * keeps to itself. Guarded by the connection's write lock.
+   */
+  private long roomSeen;
 
   private ShmEnd(FdChannel ch, ShmSegment seg, int side, boolean readable, boolean writable)
       throws IOException {
@@ -312,7 +320,10 @@ public final class ShmEnd {
       long cap = r.capacity;
       long rec = ShmLayout.recordSize(n);
       if (rec <= cap) {
-        awaitRoom(s, r, w, w + rec - cap);
+        long target = w + rec - cap;
+        if (roomSeen - target < 0) {
+          roomSeen = awaitRoom(s, r, w, target);
+        }
         r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         copyIn(r, w + 8, arr, seg, off, n);
         publish(s, r, w + rec);
@@ -369,28 +380,38 @@ public final class ShmEnd {
     if (rc - target >= 0) {
       return rc;
     }
-    long window = writeSpin;
+    long window = writeSpin.nanos();
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
       rc = checkRoom(r, w, r.readCursor());
       if (rc - target >= 0) {
-        writeSpin = ShmWait.grow(window);
+        writeSpin.spun();
         return rc;
       }
       if ((i & 15) == 0 && System.nanoTime() - start > window) {
         break;
       }
     }
-    writeSpin = ShmWait.shrink(window);
     lastHupCheck = System.nanoTime();
-    checkPeer(s); // full: is anyone still reading?
+    boolean slept = false;
+    try {
+      checkPeer(s); // full: is anyone still reading?
+      rc = sleepForRoom(s, r, w, target);
+      slept = true;
+      return rc;
+    } finally {
+      writeSpin.slept(slept ? System.nanoTime() - start : Long.MAX_VALUE);
+    }
+  }
+
+  private long sleepForRoom(Scratch s, Ring r, long w, long target) throws IOException {
     boolean virtual = Thread.currentThread().isVirtual();
     long backoff = 10_000;
     r.addWriteSleeper(1);
     try {
       for (; ; ) {
-        rc = checkRoom(r, w, r.readCursor());
+        long rc = checkRoom(r, w, r.readCursor());
         if (rc - target >= 0) {
           return rc;
         }
@@ -687,22 +708,32 @@ public final class ShmEnd {
     if (r.writeCursor() != pos) {
       return 1;
     }
-    long window = readSpin;
+    long window = readSpin.nanos();
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
       if (r.writeCursor() != pos) {
-        readSpin = ShmWait.grow(window);
+        readSpin.spun();
         return 1;
       }
       if ((i & 15) == 0 && System.nanoTime() - start > window) {
         break;
       }
     }
-    readSpin = ShmWait.shrink(window);
-    if (!Thread.currentThread().isVirtual()) {
-      return sleepOnCursor(s, r, pos, deadline);
+    int got = 0;
+    try {
+      got =
+          Thread.currentThread().isVirtual()
+              ? sleepOnSocket(s, r, pos, deadline)
+              : sleepOnCursor(s, r, pos, deadline);
+      return got;
+    } finally {
+      readSpin.slept(got == 1 ? System.nanoTime() - start : Long.MAX_VALUE);
     }
+  }
+
+  /** A virtual thread's sleep for data: on the socket, which writers ring while it is counted. */
+  private int sleepOnSocket(Scratch s, Ring r, long pos, long deadline) throws IOException {
     r.addReadSleeper(1);
     try {
       for (; ; ) {

@@ -10,10 +10,16 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * How a shared-memory end waits: spin briefly, adaptively, then sleep in the kernel.
  *
- * <p>The spin window of each end and direction adapts: it grows while what was waited for came
- * within the window (a peer answering fast), and shrinks when the wait had to sleep, down to {@link
- * #MIN_SPIN_NANOS}, so that an idle end, or one whose peer shares its only CPU, wastes little; it
- * never exceeds {@link #MAX_SPIN_NANOS}.
+ * <p>The spin window of each end and direction ({@link Window}) adapts to how long the peer takes
+ * to answer: it grows while what was waited for came within the window (a peer answering fast); a
+ * wait that had to sleep halves it, down to {@link #MIN_SPIN_NANOS}, so that an idle end, or one
+ * whose peer shares its only CPU, wastes little; and a wait that slept although what it waited for
+ * came within {@link #MAX_SPIN_NANOS} in all sets the window to twice that time, so that a window
+ * shrunk by a few late answers (a peer descheduled for a while) comes back instead of staying at
+ * its floor. Such a probe that fails (the next wait sleeps too) is tried again only after twice as
+ * many sleeping waits as the last time, up to {@link #MAX_PROBE_GAP}; a process allowed only one
+ * CPU never probes, since its spin holds the CPU the peer would answer on. The window never exceeds
+ * {@link #MAX_SPIN_NANOS}.
  *
  * <p>Sleeping: a reader on a platform thread sleeps on the ring's write cursor with {@code futex}
  * (one system call for the writer to wake it), in slices after which it asks its socket whether the
@@ -26,7 +32,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class ShmWait {
   /** The longest a spin lasts before sleeping. */
-  static final long MAX_SPIN_NANOS = 50_000;
+  static final long MAX_SPIN_NANOS = 100_000;
 
   /** The shortest spin window. */
   static final long MIN_SPIN_NANOS = 1_000;
@@ -34,16 +40,51 @@ final class ShmWait {
   /** The first spin window. */
   static final long START_SPIN_NANOS = 20_000;
 
+  /** The most sleeping waits between two probes of a longer window. */
+  static final int MAX_PROBE_GAP = 64;
+
+  /** Whether this process may run on one CPU only (then a spin cannot meet a peer's answer). */
+  static final boolean ONE_CPU = Runtime.getRuntime().availableProcessors() <= 1;
+
   private ShmWait() {}
 
-  /** The next window after a wait that the spin satisfied. */
-  static long grow(long window) {
-    return Math.min(MAX_SPIN_NANOS, window + (window >> 1) + 1000);
-  }
+  /**
+   * The adaptive spin window of one end and direction (see the class comment). Its fields are
+   * hints: threads that race on them (the connection's locks serialize the usual case) only make a
+   * window a little longer or shorter.
+   */
+  static final class Window {
+    private long nanos = ONE_CPU ? MIN_SPIN_NANOS : START_SPIN_NANOS;
+    private int probeGap = 1;
+    private int untilProbe = 1;
 
-  /** The next window after a wait that had to sleep. */
-  static long shrink(long window) {
-    return Math.max(MIN_SPIN_NANOS, window >> 1);
+    /** How long the next wait spins. */
+    long nanos() {
+      return nanos;
+    }
+
+    /** A wait that the spin satisfied. */
+    void spun() {
+      nanos = Math.min(MAX_SPIN_NANOS, nanos + (nanos >> 1) + 1000);
+      probeGap = 1;
+      untilProbe = 1;
+    }
+
+    /**
+     * A wait that had to sleep.
+     *
+     * @param waited how long the wait lasted in all, spin included, until what it waited for came
+     *     (or it gave up)
+     */
+    void slept(long waited) {
+      if (!ONE_CPU && waited <= MAX_SPIN_NANOS && --untilProbe <= 0) {
+        nanos = Math.clamp(2 * waited, MIN_SPIN_NANOS, MAX_SPIN_NANOS);
+        probeGap = Math.min(2 * probeGap, MAX_PROBE_GAP);
+        untilProbe = probeGap;
+      } else {
+        nanos = Math.max(MIN_SPIN_NANOS, nanos >> 1);
+      }
+    }
   }
 
   /**
