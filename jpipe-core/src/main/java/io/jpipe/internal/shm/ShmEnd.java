@@ -66,13 +66,15 @@ import java.nio.channels.ClosedByInterruptException;
  * of the read cursor and never behind it, both at multiples of 8, a record no longer than what was
  * published. Anything else is a {@link ProtocolException} (as a malformed frame on a kernel pipe
  * is): from a receive, which then stops reading the end, and from a send, which then writes
- * nothing. A length that a {@code FIRST} record claims is only a claim: memory for it is taken as
- * its chunks arrive, as for a kernel pipe's header. A lock word naming a holder that does not exist
- * is taken over, as a dead holder's is; one naming the waiting end itself is a {@link
- * ProtocolException}. Sleeper counts only decide whether to wake or ring, so a corrupt count costs
- * wake-ups, never a lost message. A peer that holds a lock word with its own, live, token and never
- * lets go blocks this end as a peer that never reads or writes would: until the peer closes or
- * dies, or this end is closed or its thread interrupted.
+ * nothing. A send whose record fits in the room that the last read cursor it saw left does not load
+ * the read cursor again (cursors only grow, so it writes only where the reader has been): a corrupt
+ * read cursor is found by the first send that needs more room. A length that a {@code FIRST} record
+ * claims is only a claim: memory for it is taken as its chunks arrive, as for a kernel pipe's
+ * header. A lock word naming a holder that does not exist is taken over, as a dead holder's is; one
+ * naming the waiting end itself is a {@link ProtocolException}. Sleeper counts only decide whether
+ * to wake or ring, so a corrupt count costs wake-ups, never a lost message. A peer that holds a
+ * lock word with its own, live, token and never lets go blocks this end as a peer that never reads
+ * or writes would: until the peer closes or dies, or this end is closed or its thread interrupted.
  *
  * <h2>End of file and broken pipes</h2>
  *
@@ -125,6 +127,11 @@ public final class ShmEnd {
    * keeps to itself. Guarded by the connection's write lock.
    */
   private long roomSeen;
+
+  /** Makes the next send load the read cursor, as after more than a ring of sending (for tests). */
+  void forgetRoomSeen() {
+    roomSeen = out.writeCursor() - (1L << 62);
+  }
 
   private ShmEnd(FdChannel ch, ShmSegment seg, int side, boolean readable, boolean writable)
       throws IOException {
@@ -321,8 +328,8 @@ public final class ShmEnd {
       long rec = ShmLayout.recordSize(n);
       if (rec <= cap) {
         long target = w + rec - cap;
-        if (roomSeen - target < 0) {
-          roomSeen = awaitRoom(s, r, w, target);
+        if (roomSeen - target < 0 || w - roomSeen < 0 || (w & 7) != 0) {
+          roomSeen = awaitRoom(s, r, w, target); // checks the cursors
         }
         r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         copyIn(r, w + 8, arr, seg, off, n);
