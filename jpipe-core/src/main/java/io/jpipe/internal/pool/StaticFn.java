@@ -2,14 +2,18 @@ package io.jpipe.internal.pool;
 
 import io.jpipe.ProcessPool;
 import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
+import java.io.ObjectStreamException;
 import java.io.Serial;
 import java.io.Serializable;
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandleInfo;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.SerializedLambda;
-import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
+import java.lang.reflect.UndeclaredThrowableException;
 
 /**
  * A function that is a reference to a static method, as it travels to workers: the method's class,
@@ -66,7 +70,11 @@ record StaticFn(String className, String methodName, String descriptor) implemen
             && Modifier.isStatic(m.getModifiers())
             && MethodType.methodType(m.getReturnType(), m.getParameterTypes()).equals(type)) {
           m.setAccessible(true);
-          return new Call(m);
+          MethodHandle h =
+              MethodHandles.lookup()
+                  .unreflect(m)
+                  .asType(MethodType.methodType(Object.class, Object.class));
+          return new Call(h);
         }
       }
       throw new InvalidObjectException("no method " + className + "." + methodName + descriptor);
@@ -78,21 +86,33 @@ record StaticFn(String className, String methodName, String descriptor) implemen
     }
   }
 
-  /** Calls the method; what it throws is thrown as it is. */
-  private record Call(Method method) implements ProcessPool.Fn<Object, Object> {
+  /**
+   * Calls the method through a handle of type {@code (Object)Object} (no argument array, no access
+   * check per call, as {@link Method#invoke} has); what it throws is thrown as it is.
+   */
+  private static final class Call implements ProcessPool.Fn<Object, Object> {
     @Serial private static final long serialVersionUID = 1L;
+
+    private final transient MethodHandle handle;
+
+    Call(MethodHandle handle) {
+      this.handle = handle;
+    }
 
     @Override
     public Object apply(Object a) throws Exception {
       try {
-        return method.invoke(null, a);
-      } catch (InvocationTargetException e) {
-        switch (e.getCause()) {
-          case Exception x -> throw x;
-          case Error x -> throw x;
-          default -> throw e;
-        }
+        return (Object) handle.invokeExact(a);
+      } catch (Exception | Error e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new UndeclaredThrowableException(t);
       }
+    }
+
+    @Serial
+    private Object writeReplace() throws ObjectStreamException {
+      throw new NotSerializableException("a resolved StaticFn");
     }
   }
 }
