@@ -307,6 +307,9 @@ public final class ProcessPool implements ExecutorService {
     }
   }
 
+  /** How many chunks of a {@code map} are queued at once. */
+  private static final int CHUNK_GROUP = 256;
+
   private final Dispatcher engine;
 
   private ProcessPool(Dispatcher engine) {
@@ -363,17 +366,27 @@ public final class ProcessPool implements ExecutorService {
       throw new IllegalArgumentException("chunkSize must be at least 1: " + chunkSize);
     }
     List<Future<List<R>>> chunks = new ArrayList<>();
+    // queued a group at a time (one lock, one wake-up), so that workers start before a long input
+    // is read to its end
+    List<List<A>> group = new ArrayList<>();
     List<A> chunk = new ArrayList<>(chunkSize);
     try {
       for (A a : inputs) {
         chunk.add(a);
         if (chunk.size() == chunkSize) {
-          chunks.add(engine.submitChunk(fn, chunk));
+          group.add(chunk);
           chunk = new ArrayList<>(chunkSize);
+          if (group.size() == CHUNK_GROUP) {
+            chunks.addAll(engine.submitChunks(fn, group));
+            group.clear();
+          }
         }
       }
       if (!chunk.isEmpty()) {
-        chunks.add(engine.submitChunk(fn, chunk));
+        group.add(chunk);
+      }
+      if (!group.isEmpty()) {
+        chunks.addAll(engine.submitChunks(fn, group));
       }
     } catch (RuntimeException e) {
       for (Future<List<R>> f : chunks) {

@@ -54,6 +54,12 @@ public final class Dispatcher {
   static final int WINDOW = 32;
 
   /**
+   * How few tasks a worker holds before its slot is woken to send it more, when the queue has some:
+   * the slot then sends a batch, not a task per answer.
+   */
+  static final int REFILL = WINDOW / 2;
+
+  /**
    * How many workers in a row may die before running their initializer, or fail to start, before
    * the pool breaks.
    */
@@ -262,17 +268,38 @@ public final class Dispatcher {
    * @return the future of their results, in order
    */
   public <A, R> Future<List<R>> submitChunk(ProcessPool.Fn<A, R> fn, List<? extends A> chunk) {
+    return submitChunks(fn, List.of(chunk)).get(0);
+  }
+
+  /**
+   * Queues {@code fn} applied to each of each chunk, a task per chunk, all at once: the slots find
+   * them queued together, and send each worker its share in one message.
+   *
+   * @param <A> the argument type
+   * @param <R> the result type
+   * @param fn the function
+   * @param chunks the arguments, a list per task
+   * @return the futures of their results, in order
+   */
+  public <A, R> List<Future<List<R>>> submitChunks(
+      ProcessPool.Fn<A, R> fn, List<? extends List<? extends A>> chunks) {
     Objects.requireNonNull(fn, "fn");
-    ArrayList<Object> args = new ArrayList<>(chunk);
-    Callable<List<R>> local =
-        () -> {
-          List<R> out = new ArrayList<>(chunk.size());
-          for (A a : chunk) {
-            out.add(fn.apply(a));
-          }
-          return out;
-        };
-    return submit(Wire.CHUNK, fn, true, args, 0, local, Dispatcher::cast);
+    checkAccepting();
+    List<TaskFuture<List<R>>> tasks = new ArrayList<>(chunks.size());
+    for (List<? extends A> chunk : chunks) {
+      ArrayList<Object> args = new ArrayList<>(chunk);
+      Callable<List<R>> local =
+          () -> {
+            List<R> out = new ArrayList<>(chunk.size());
+            for (A a : chunk) {
+              out.add(fn.apply(a));
+            }
+            return out;
+          };
+      tasks.add(prepare(Wire.CHUNK, fn, true, args, 0, local, Dispatcher::cast));
+    }
+    enqueue(tasks);
+    return List.copyOf(tasks);
   }
 
   @SuppressWarnings("unchecked")
@@ -289,6 +316,20 @@ public final class Dispatcher {
       Callable<?> local,
       Function<Object, T> adapt) {
     checkAccepting();
+    TaskFuture<T> f = prepare(kind, task, cached, arg, timeoutNanos, local, adapt);
+    enqueue(List.of(f));
+    return f;
+  }
+
+  /** A task's future, its function and argument encoded (or failed if they do not encode). */
+  private <T> TaskFuture<T> prepare(
+      int kind,
+      Object task,
+      boolean cached,
+      Object arg,
+      long timeoutNanos,
+      Callable<?> local,
+      Function<Object, T> adapt) {
     FnCache.Entry fn = null;
     byte[] inline = null;
     byte[] argBytes = null;
@@ -300,7 +341,8 @@ public final class Dispatcher {
         inline = Values.serialize(task);
       }
       if (kind == Wire.APPLY || kind == Wire.CHUNK) {
-        WireOut o = new WireOut(64);
+        WireOut o =
+            new WireOut(arg instanceof List<?> list ? 16 + 5 * Math.min(list.size(), 1 << 20) : 64);
         Values.write(o, arg);
         argBytes = o.toByteArray();
       }
@@ -322,23 +364,35 @@ public final class Dispatcher {
             adapt);
     if (encodeFailure != null) {
       f.completeExceptionally(encodeFailure);
-      return f;
     }
+    return f;
+  }
+
+  /**
+   * Queues the tasks that are not done (those that failed to encode are), in order, under one
+   * acquisition of the lock.
+   */
+  private void enqueue(List<? extends TaskFuture<?>> tasks) {
     lock.lock();
     try {
       checkAccepting();
       purgeQueueHead();
       boolean idle = queue.isEmpty();
-      queue.add(f);
-      if (idle) {
+      boolean added = false;
+      for (TaskFuture<?> f : tasks) {
+        if (!f.isDone()) {
+          queue.add(f);
+          added = true;
+        }
+      }
+      if (idle && added) {
         // a slot waits for tasks only when the queue has none (else it is full, or ending): the
-        // tasks added behind this one reach the slots it wakes, without a wake-up each
-        work.signalAll();
+        // tasks added behind these reach the slots it wakes, without a wake-up each
+        wakeAll();
       }
     } finally {
       lock.unlock();
     }
-    return f;
   }
 
   private void checkAccepting() {
@@ -397,7 +451,7 @@ public final class Dispatcher {
       if (state == State.RUNNING) {
         state = State.SHUTDOWN;
       }
-      work.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }
@@ -431,7 +485,7 @@ public final class Dispatcher {
         }
       }
       kill = List.copyOf(workers);
-      work.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }
@@ -628,7 +682,7 @@ public final class Dispatcher {
       }
       p.start();
       pipe.conn1().close();
-      return new Worker(this, p, pipe.conn2(), current);
+      return new Worker(this, p, pipe.conn2(), current, lock.newCondition());
     } catch (IOException | RuntimeException | Error e) {
       pipe.close();
       if (current != null) {
@@ -744,7 +798,7 @@ public final class Dispatcher {
           if (!batch.isEmpty() || !cancels.isEmpty()) {
             break;
           }
-          work.awaitUninterruptibly();
+          w.wake.awaitUninterruptibly();
         }
       } finally {
         lock.unlock();
@@ -783,6 +837,14 @@ public final class Dispatcher {
       }
     } finally {
       lock.unlock();
+    }
+  }
+
+  /** Wakes every thread that waits for a change: the slots, and a start waiting for workers. */
+  private void wakeAll() {
+    work.signalAll();
+    for (Worker w : workers) {
+      w.wake.signal();
     }
   }
 
@@ -857,7 +919,7 @@ public final class Dispatcher {
           queue.addFirst(t);
         }
         orphans.clear();
-        work.signalAll();
+        wakeAll();
       }
     } finally {
       lock.unlock();
@@ -1010,7 +1072,7 @@ public final class Dispatcher {
       settled(w);
       earlyDeaths = 0;
       startHead(w);
-      work.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }
@@ -1049,7 +1111,12 @@ public final class Dispatcher {
       w.answers++;
       barrenDeaths = 0;
       startHead(w);
-      work.signalAll();
+      // Only this worker's slot can have something to do now, and only if the worker has no task
+      // left (the slot may have to end it) or has room for a batch that the queue can fill: a
+      // wake-up per answer would cost a context switch per task, mostly for nothing.
+      if (w.inflight.isEmpty() || (w.inflight.size() <= REFILL && !queue.isEmpty())) {
+        w.wake.signal();
+      }
       return t;
     } finally {
       lock.unlock();
@@ -1060,7 +1127,7 @@ public final class Dispatcher {
     lock.lock();
     try {
       w.dead = true;
-      work.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }
@@ -1093,7 +1160,7 @@ public final class Dispatcher {
         }
       } else if (w.inflight.contains(t)) {
         w.cancels.add(t.id);
-        work.signalAll();
+        w.wake.signal();
       }
     } finally {
       lock.unlock();
@@ -1137,7 +1204,7 @@ public final class Dispatcher {
         }
       }
       kill = List.copyOf(workers);
-      work.signalAll();
+      wakeAll();
     } finally {
       lock.unlock();
     }

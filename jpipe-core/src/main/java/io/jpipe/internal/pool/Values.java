@@ -13,7 +13,9 @@ import java.util.List;
 /**
  * The pool's encoding of arguments and results: {@code null}, {@link Integer}, {@link Long}, {@link
  * Double}, {@link Boolean}, {@link String}, {@code byte[]} and {@link ArrayList}s of values in a
- * compact form of their own; anything else by Java serialization.
+ * compact form of their own; anything else by Java serialization. An {@link ArrayList} of only
+ * {@link Integer}s (or only {@link Long}s), the arguments and results of a typical {@code map}
+ * chunk, travels as a packed array: one tag, a count and the numbers, with no tag per element.
  */
 final class Values {
   static final int NULL = 0;
@@ -26,6 +28,8 @@ final class Values {
   static final int FALSE = 7;
   static final int LIST = 8;
   static final int JAVA = 9;
+  static final int INTS = 10;
+  static final int LONGS = 11;
 
   private Values() {}
 
@@ -61,19 +65,90 @@ final class Values {
       case Boolean b -> out.writeByte(b ? TRUE : FALSE);
       default -> {
         if (v.getClass() == ArrayList.class) {
-          List<?> list = (List<?>) v;
-          out.writeByte(LIST);
-          int n = list.size();
-          out.writeInt(n);
-          for (int i = 0; i < n; i++) {
-            write(out, list.get(i));
-          }
+          writeList(out, (List<?>) v);
         } else {
           out.writeByte(JAVA);
           out.writeBlob(serialize(v));
         }
       }
     }
+  }
+
+  private static void writeList(WireOut out, List<?> list) throws IOException {
+    int n = list.size();
+    switch (packable(list, n)) {
+      case INTS -> writeInts(out, list, n);
+      case LONGS -> writeLongs(out, list, n);
+      default -> {
+        out.writeByte(LIST);
+        out.writeInt(n);
+        for (int i = 0; i < n; i++) {
+          write(out, list.get(i));
+        }
+      }
+    }
+  }
+
+  // The packed forms' loops are methods of their own: a chunk's elements run through them, and the
+  // JIT compiles them on their own, whatever else the callers have been used for.
+
+  private static void writeInts(WireOut out, List<?> list, int n) {
+    out.writeByte(INTS);
+    out.writeInt(n);
+    out.ensure(4L * n);
+    for (int i = 0; i < n; i++) {
+      out.writeIntUnchecked((Integer) list.get(i));
+    }
+  }
+
+  private static void writeLongs(WireOut out, List<?> list, int n) {
+    out.writeByte(LONGS);
+    out.writeInt(n);
+    out.ensure(8L * n);
+    for (int i = 0; i < n; i++) {
+      out.writeLongUnchecked((Long) list.get(i));
+    }
+  }
+
+  private static ArrayList<Object> readInts(WireIn in) throws IOException {
+    int n = in.readInt();
+    in.need(n, 4);
+    ArrayList<Object> list = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      list.add(in.readIntUnchecked());
+    }
+    return list;
+  }
+
+  private static ArrayList<Object> readLongs(WireIn in) throws IOException {
+    int n = in.readInt();
+    in.need(n, 8);
+    ArrayList<Object> list = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      list.add(in.readLongUnchecked());
+    }
+    return list;
+  }
+
+  /**
+   * {@link #INTS} if the first {@code n} elements of {@code list} are all {@link Integer}s, {@link
+   * #LONGS} if all {@link Long}s, else {@link #LIST} (also for an empty list).
+   */
+  private static int packable(List<?> list, int n) {
+    if (n == 0) {
+      return LIST;
+    }
+    Class<?> type = list.get(0) == null ? null : list.get(0).getClass();
+    if (type != Integer.class && type != Long.class) {
+      return LIST;
+    }
+    for (int i = 1; i < n; i++) {
+      Object e = list.get(i);
+      if (e == null || e.getClass() != type) {
+        return LIST;
+      }
+    }
+    return type == Integer.class ? INTS : LONGS;
   }
 
   /**
@@ -114,6 +189,8 @@ final class Values {
         }
         yield list;
       }
+      case INTS -> readInts(in);
+      case LONGS -> readLongs(in);
       case JAVA -> {
         int len = in.readInt();
         int at = in.skip(len);

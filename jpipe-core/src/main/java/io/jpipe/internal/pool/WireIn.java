@@ -34,6 +34,33 @@ final class WireIn {
     }
   }
 
+  /**
+   * Checks that {@code count} items of {@code size} bytes each are left, before reading them with
+   * the unchecked reads.
+   */
+  void need(int count, int size) throws StreamCorruptedException {
+    if (count < 0 || (long) count * size > end - pos) {
+      throw new StreamCorruptedException("pool message ends early");
+    }
+  }
+
+  /** An int whose bytes {@link #need(int, int)} has checked. */
+  int readIntUnchecked() {
+    int v =
+        ((buf[pos] & 0xff) << 24)
+            | ((buf[pos + 1] & 0xff) << 16)
+            | ((buf[pos + 2] & 0xff) << 8)
+            | (buf[pos + 3] & 0xff);
+    pos += 4;
+    return v;
+  }
+
+  /** A long whose bytes {@link #need(int, int)} has checked. */
+  long readLongUnchecked() {
+    long hi = readIntUnchecked();
+    return (hi << 32) | (readIntUnchecked() & 0xffffffffL);
+  }
+
   int readByte() throws StreamCorruptedException {
     need(1);
     return buf[pos++];

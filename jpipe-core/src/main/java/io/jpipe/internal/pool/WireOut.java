@@ -36,9 +36,10 @@ final class WireOut {
     return Arrays.copyOf(buf, size);
   }
 
-  private void ensure(int more) {
+  /** Makes room for {@code more} bytes, for the unchecked writes that follow. */
+  void ensure(long more) {
     if (size + more > buf.length) {
-      long want = Math.max((long) buf.length * 2, (long) size + more);
+      long want = Math.max((long) buf.length * 2, size + more);
       if (want > Integer.MAX_VALUE - 16) {
         throw new IllegalStateException("pool message larger than 2 GiB");
       }
@@ -58,6 +59,21 @@ final class WireOut {
     buf[size + 2] = (byte) (v >>> 8);
     buf[size + 3] = (byte) v;
     size += 4;
+  }
+
+  /** An int in room that {@link #ensure(long)} has made. */
+  void writeIntUnchecked(int v) {
+    buf[size] = (byte) (v >>> 24);
+    buf[size + 1] = (byte) (v >>> 16);
+    buf[size + 2] = (byte) (v >>> 8);
+    buf[size + 3] = (byte) v;
+    size += 4;
+  }
+
+  /** A long in room that {@link #ensure(long)} has made. */
+  void writeLongUnchecked(long v) {
+    writeIntUnchecked((int) (v >>> 32));
+    writeIntUnchecked((int) v);
   }
 
   void writeLong(long v) {

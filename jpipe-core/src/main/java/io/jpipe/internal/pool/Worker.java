@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.Condition;
 
 /**
  * The parent's side of one worker JVM: its process, its connection, the tasks sent to it and not
@@ -28,6 +29,9 @@ final class Worker {
   final SharedLong current;
 
   private final Dispatcher owner;
+
+  /** What the slot thread waits on, of the dispatcher's lock. */
+  final Condition wake;
 
   // Guarded by the dispatcher's lock.
   final ArrayDeque<TaskFuture<?>> inflight = new ArrayDeque<>();
@@ -58,8 +62,10 @@ final class Worker {
   private final WireOut out = new WireOut(8192);
   private Thread reader;
 
-  Worker(Dispatcher owner, ChildProcess process, Connection conn, SharedLong current) {
+  Worker(
+      Dispatcher owner, ChildProcess process, Connection conn, SharedLong current, Condition wake) {
     this.owner = owner;
+    this.wake = wake;
     this.current = current;
     this.process = process;
     this.conn = conn;
