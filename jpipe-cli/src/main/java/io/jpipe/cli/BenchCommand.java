@@ -42,9 +42,10 @@ import picocli.CommandLine.Option;
  * {@code py_queue_bench.py}: items per second from the first item taken to the sentinel, and the
  * median of round trips each timed on its own. The pool figures follow {@code py_pool_bench.py}: a
  * {@link ProcessPool} of 2 workers, 10,000 tasks squaring an int, submitted one at a time ({@code
- * pool_tasks_per_s}) or through {@code map} in chunks of 100 ({@code pool_map_tasks_per_s}), each
- * run after one warm-up task and checked; and a new pool of 2 workers to its first result, with
- * warm spares ready ({@code pool_start_ms}, CPython's forkserver) and spawned ({@code
+ * pool_tasks_per_s}) or through {@code map} in chunks of 100 ({@code pool_map_tasks_per_s}, after
+ * {@link #POOL_WARM_MAPS} warm-up maps, the first reported as {@code pool_map_first_tasks_per_s}),
+ * each run after one warm-up task and checked; and a new pool of 2 workers to its first result,
+ * with warm spares ready ({@code pool_start_ms}, CPython's forkserver) and spawned ({@code
  * pool_start_spawn_ms}).
  */
 @Command(
@@ -130,6 +131,14 @@ final class BenchCommand implements Callable<Integer> {
 
   /** Inputs per task in {@code pool_map_tasks_per_s}, as {@code py_pool_bench.py}'s chunksize. */
   static final int POOL_CHUNK = 100;
+
+  /**
+   * Maps run before {@code pool_map_tasks_per_s} is timed, as the other figures are timed after a
+   * warm-up: the JIT compiles the per-chunk code (called 100 times a map) only after several maps.
+   * The first of them, on a pool that has only run single tasks, is {@code
+   * pool_map_first_tasks_per_s}.
+   */
+  static final int POOL_WARM_MAPS = 20;
 
   /**
    * The ring of the shared-memory pipe, per direction: four bulk messages, so that a sender of 1
@@ -423,6 +432,7 @@ final class BenchCommand implements Callable<Integer> {
       r.put("event_roundtrip_us", round(median(eventRtt), 3));
       r.put("pool_tasks_per_s", round(median(pool[0]), 1));
       r.put("pool_map_tasks_per_s", round(median(pool[1]), 1));
+      r.put("pool_map_first_tasks_per_s", round(pool[4][0], 1));
       r.put("pool_start_ms", round(median(pool[2]), 3));
       r.put("pool_start_spawn_ms", round(median(pool[3]), 3));
       r.put("shm_rtt_bytes_us", round(median(shmRttBytes), 3));
@@ -444,6 +454,7 @@ final class BenchCommand implements Callable<Integer> {
       int reps = sizes.reps();
       double[] tasks = new double[reps];
       double[] mapped = new double[reps];
+      double first;
       progress.show("pool: starting 2 workers");
       try (ProcessPool pool =
           ProcessPool.builder().workers(POOL_WORKERS).name("jpipe-bench-pool").start()) {
@@ -454,7 +465,10 @@ final class BenchCommand implements Callable<Integer> {
           tasks[i] = poolSubmitRate(pool, sizes.nPool());
         }
         progress.show("pool_map: warm-up");
-        poolMapRate(pool, sizes.warmPool());
+        first = poolMapRate(pool, sizes.warmPool());
+        for (int i = 1; i < POOL_WARM_MAPS; i++) {
+          poolMapRate(pool, sizes.warmPool());
+        }
         for (int i = 0; i < reps; i++) {
           progress.show("pool_map: run " + (i + 1) + "/" + reps);
           mapped[i] = poolMapRate(pool, sizes.nPool());
@@ -485,7 +499,7 @@ final class BenchCommand implements Callable<Integer> {
         progress.show("pool start (spawn): run " + (i + 1) + "/" + starts);
         spawn[i] = poolStartMs(ChildProcess.StartMethod.SPAWN);
       }
-      return new double[][] {tasks, mapped, warm, spawn};
+      return new double[][] {tasks, mapped, warm, spawn, {first}};
     }
 
     /**
@@ -890,6 +904,12 @@ final class BenchCommand implements Callable<Integer> {
         row,
         "  map, chunks of " + POOL_CHUNK,
         String.format(Locale.ROOT, "%,.0f", (Double) r.get("pool_map_tasks_per_s")),
+        "tasks/s");
+    out.printf(
+        Locale.ROOT,
+        row,
+        "  the first map of the pool (JIT cold)",
+        String.format(Locale.ROOT, "%,.0f", (Double) r.get("pool_map_first_tasks_per_s")),
         "tasks/s");
     out.printf(
         Locale.ROOT,

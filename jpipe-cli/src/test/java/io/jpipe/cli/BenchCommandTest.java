@@ -39,6 +39,7 @@ class BenchCommandTest {
           "event_roundtrip_us",
           "pool_tasks_per_s",
           "pool_map_tasks_per_s",
+          "pool_map_first_tasks_per_s",
           "pool_start_ms",
           "pool_start_spawn_ms",
           "shm_rtt_bytes_us",
