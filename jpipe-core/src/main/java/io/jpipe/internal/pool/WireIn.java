@@ -68,18 +68,12 @@ final class WireIn {
 
   int readInt() throws StreamCorruptedException {
     need(4);
-    int v =
-        ((buf[pos] & 0xff) << 24)
-            | ((buf[pos + 1] & 0xff) << 16)
-            | ((buf[pos + 2] & 0xff) << 8)
-            | (buf[pos + 3] & 0xff);
-    pos += 4;
-    return v;
+    return readIntUnchecked();
   }
 
   long readLong() throws StreamCorruptedException {
-    long hi = readInt();
-    return (hi << 32) | (readInt() & 0xffffffffL);
+    need(8);
+    return readLongUnchecked();
   }
 
   byte[] readBlob() throws StreamCorruptedException {
