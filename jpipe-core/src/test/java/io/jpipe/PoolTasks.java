@@ -83,6 +83,35 @@ final class PoolTasks {
     System.setProperty("pool.test.init", "yes");
   }
 
+  /**
+   * An initializer that holds the pool's second worker: the first worker to run it (a file {@code
+   * w1} in the directory {@code -Dpool.test.gate} names) goes on at once; the second waits until
+   * the file {@code open} appears, then halts (a worker failing after another runs); any later one
+   * (the replacement) goes on.
+   */
+  static void gate() throws IOException, InterruptedException {
+    Path dir = Path.of(System.getProperty("pool.test.gate"));
+    if (claim(dir.resolve("w1"))) {
+      return;
+    }
+    if (claim(dir.resolve("w2"))) {
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!Files.exists(dir.resolve("open")) && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      Runtime.getRuntime().halt(7);
+    }
+  }
+
+  private static boolean claim(Path p) throws IOException {
+    try {
+      Files.createFile(p);
+      return true;
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      return false;
+    }
+  }
+
   static void initFails() {
     throw new IllegalStateException("initializer fails on purpose");
   }

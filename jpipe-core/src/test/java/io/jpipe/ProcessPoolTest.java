@@ -356,6 +356,31 @@ class ProcessPoolTest {
   }
 
   @Test
+  void startReturnsOnceOneWorkerRunsAndAWorkerFailingAfterThatIsReplaced() throws Exception {
+    // the second worker waits at its initializer's gate until the test opens it, then halts
+    ProcessPool pool =
+        own(
+            ProcessPool.builder()
+                .workers(2)
+                .initializer(PoolTasks::gate)
+                .jvmOptions("-Dpool.test.gate=" + dir)
+                .start());
+    assertEquals(9, get(pool.submit(PoolTasks::square, 3))); // the first worker runs it
+    var pids = new java.util.concurrent.FutureTask<>(pool::workerPids);
+    Thread.ofPlatform().start(pids);
+    Thread.sleep(200);
+    assertFalse(pids.isDone(), "workerPids() waits for the worker held at its gate");
+    Files.createFile(dir.resolve("open"));
+    pids.get(TestSupport.PATIENCE.toSeconds(), TimeUnit.SECONDS); // the held worker failed
+    TestSupport.eventually("a replacement runs", () -> pool.workerPids().size() == 2);
+    assertEquals(
+        IntStream.range(0, 40).map(i -> i * i).boxed().toList(),
+        pool.map(PoolTasks::square, IntStream.range(0, 40).boxed().toList(), 1));
+    assertFalse(pool.isShutdown());
+    closeAndCheck(pool, pool.workerPids());
+  }
+
+  @Test
   void aFailingInitializerBreaksThePool() throws Exception {
     ProcessPool pool =
         own(ProcessPool.builder().workers(2).initializer(PoolTasks::initFails).start());
