@@ -54,11 +54,7 @@ final class WireOut {
 
   void writeInt(int v) {
     ensure(4);
-    buf[size] = (byte) (v >>> 24);
-    buf[size + 1] = (byte) (v >>> 16);
-    buf[size + 2] = (byte) (v >>> 8);
-    buf[size + 3] = (byte) v;
-    size += 4;
+    writeIntUnchecked(v);
   }
 
   /** An int in room that {@link #ensure(long)} has made. */
@@ -77,8 +73,8 @@ final class WireOut {
   }
 
   void writeLong(long v) {
-    writeInt((int) (v >>> 32));
-    writeInt((int) v);
+    ensure(8);
+    writeLongUnchecked(v);
   }
 
   void writeBytes(byte[] b) {

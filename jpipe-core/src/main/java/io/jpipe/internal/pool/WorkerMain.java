@@ -197,18 +197,7 @@ public final class WorkerMain {
         // the loop did not run, or ended early: what ran is warm
       }
       pipe.conn2().close(); // its end of file: the loop returns
-      boolean interrupted = false;
-      for (; ; ) {
-        try {
-          worker.join();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      Uninterruptibly.await(worker::join);
     } catch (ClassNotFoundException e) {
       throw new IOException(e); // a JDK class: cannot happen
     }
