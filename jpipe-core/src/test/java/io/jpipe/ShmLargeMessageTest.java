@@ -115,6 +115,75 @@ class ShmLargeMessageTest {
     }
   }
 
+  /**
+   * Sizes around where copies go through libc's {@code memcpy} (4 KiB, {@code
+   * Ring.NATIVE_COPY_MIN}) and where messages go as chunks (64 KiB, {@code ShmEnd.PIECE}), from and
+   * into arrays at an offset and segments, through a ring that they wrap around every few messages
+   * and a ring of a megabyte: every byte arrives where it belongs and nothing next to it is
+   * touched.
+   */
+  @Test
+  void sizesAroundTheCopyAndChunkThresholdsArriveExactly() throws Exception {
+    int[] sizes = {
+      4095, 4096, 4097, 8192, (64 << 10) - 1, 64 << 10, (64 << 10) + 1, (128 << 10) + 3, 12345
+    };
+    for (long capacity : new long[] {16 << 10, 1 << 20}) {
+      try (Pipe pipe = Pipe.builder().sharedMemory(capacity).open();
+          Arena arena = Arena.ofConfined()) {
+        CompletableFuture<Object> sender =
+            async(
+                () -> {
+                  for (int round = 0; round < 4; round++) {
+                    for (int i = 0; i < sizes.length; i++) {
+                      byte[] m = TestSupport.payload(round * 100 + i, sizes[i]);
+                      if (round % 2 == 0) {
+                        byte[] framed = new byte[m.length + 13];
+                        System.arraycopy(m, 0, framed, 7, m.length);
+                        pipe.conn2().sendBytes(framed, 7, m.length);
+                      } else {
+                        try (Arena a = Arena.ofConfined()) {
+                          pipe.conn2()
+                              .sendBytes(
+                                  a.allocate(m.length + 3)
+                                      .asSlice(3)
+                                      .copyFrom(MemorySegment.ofArray(m)));
+                        }
+                      }
+                    }
+                  }
+                  return null;
+                });
+        for (int round = 0; round < 4; round++) {
+          for (int i = 0; i < sizes.length; i++) {
+            int size = sizes[i];
+            byte[] want = TestSupport.payload(round * 100 + i, size);
+            String what = "size " + size + ", ring " + capacity + ", round " + round;
+            if (round < 2) {
+              byte[] into = new byte[size + 20];
+              java.util.Arrays.fill(into, (byte) 0x5a);
+              assertEquals(size, pipe.conn1().recvBytesInto(into, 9), what);
+              assertArrayEquals(want, java.util.Arrays.copyOfRange(into, 9, 9 + size), what);
+              for (int k : new int[] {0, 8, 9 + size, size + 19}) {
+                assertEquals((byte) 0x5a, into[k], what + ": byte " + k + " untouched");
+              }
+            } else {
+              MemorySegment into = arena.allocate(size + 5).fill((byte) 0x5a);
+              assertEquals(size, pipe.conn1().recvBytesInto(into.asSlice(1)), what);
+              assertEquals(
+                  -1L,
+                  MemorySegment.mismatch(into, 1, 1 + size, MemorySegment.ofArray(want), 0, size),
+                  what);
+              assertEquals((byte) 0x5a, into.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+              assertEquals(
+                  (byte) 0x5a, into.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1 + size), what);
+            }
+          }
+        }
+        TestSupport.await(sender);
+      }
+    }
+  }
+
   @Test
   void aMessageOfManyRingsFillsAnArrayAndABuffer() throws Exception {
     try (Pipe pipe = Pipe.builder().duplex(false).sharedMemory(4096).open()) {

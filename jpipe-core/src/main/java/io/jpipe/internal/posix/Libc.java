@@ -1139,4 +1139,42 @@ public final class Libc {
       throw Native.rethrow(t);
     }
   }
+
+  // ---------------------------------------------------------------- memory
+
+  private static final class MemcpyIn {
+    static final MethodHandle H =
+        Native.downcall("memcpy", fn(JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG), Mode.CRITICAL);
+  }
+
+  private static final class MemcpyOut {
+    static final MethodHandle H =
+        Native.downcall("memcpy", fn(JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG), Mode.CRITICAL);
+  }
+
+  /**
+   * {@code memcpy(dst, src, n)} into native memory given as a raw address, from a segment (heap or
+   * native; the linker checks it is alive and {@code n} bytes long), linked critical: keep {@code
+   * n} to a few MiB, the JVM waits for the copy at a safepoint. The caller guarantees that {@code
+   * dst} is mapped and {@code n} bytes are its to write.
+   */
+  public static void memcpyToAddress(long dst, MemorySegment src, long n) {
+    try {
+      long unused = (long) MemcpyIn.H.invokeExact(dst, src, n);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
+
+  /**
+   * {@code memcpy(dst, src, n)} into a segment (heap or native) from native memory given as a raw
+   * address; as {@link #memcpyToAddress}.
+   */
+  public static void memcpyFromAddress(MemorySegment dst, long src, long n) {
+    try {
+      long unused = (long) MemcpyOut.H.invokeExact(dst, src, n);
+    } catch (Throwable t) {
+      throw Native.rethrow(t);
+    }
+  }
 }

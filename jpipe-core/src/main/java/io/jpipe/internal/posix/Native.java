@@ -40,7 +40,12 @@ public final class Native {
      * errno captured, no thread-state transition, heap segments allowed. Only for calls that never
      * block: non-blocking reads and writes.
      */
-    CRITICAL_ERRNO
+    CRITICAL_ERRNO,
+    /**
+     * No errno, no thread-state transition, heap segments allowed. Only for calls that never block
+     * and are short: the JVM waits for them at a safepoint.
+     */
+    CRITICAL
   }
 
   /** Whether jpipe's module may call native code; computed once, never thrown at class init. */
@@ -79,6 +84,7 @@ public final class Native {
         options.add(CAPTURE_ERRNO);
         options.add(Linker.Option.critical(true));
       }
+      case CRITICAL -> options.add(Linker.Option.critical(true));
     }
     if (firstVariadicArg >= 0) {
       options.add(Linker.Option.firstVariadicArg(firstVariadicArg));

@@ -26,9 +26,11 @@ import java.nio.channels.ClosedByInterruptException;
  *
  * <p>A writer takes the ring's write lock, waits for room, copies the record (header, payload) past
  * the write cursor, publishes it by storing the write cursor past it, rings the reader's doorbell
- * if a reader sleeps, and unlocks. A message too large for the ring goes as a {@code FIRST} record
- * (its length) then {@code CHUNK} records, each published as soon as it is written, all under the
- * one write lock, so the reader copies while the writer writes.
+ * if a reader sleeps, and unlocks. A message longer than {@link #PIECE} (or too large for the ring)
+ * goes as a {@code FIRST} record (its length) then {@code CHUNK} records of at most {@link #PIECE}
+ * bytes, each published as soon as it is written, all under the one write lock, so the reader
+ * copies while the writer writes. Copies of some kilobytes go through libc's {@code memcpy} ({@link
+ * Ring#NATIVE_COPY_MIN}).
  *
  * <p>A reader takes the ring's read lock, waits for a record at the read cursor, copies the message
  * out, then stores the read cursor past it (waking writers that sleep for room), and unlocks. A
@@ -50,10 +52,12 @@ import java.nio.channels.ClosedByInterruptException;
  *   <li>Reader, before storing the read cursor: the message stays; the next reader (who takes the
  *       lock over) gets it. A message is never delivered twice to live processes: delivery happens
  *       after the store, in the process that stored.
- *   <li>Reader, in the middle of a large message: chunks already consumed are gone, so the message
- *       is lost (it was in flight in the killed process); the next reader skips its other chunks.
- *   <li>Sleeping (on the socket, the futex or a lock): nothing is held but a sleeper count, which
- *       only makes writers or readers ring or wake in vain.
+ *   <li>Reader, in the middle of a large message (one sent as chunks): chunks already consumed are
+ *       gone, so the message is lost (it was in flight in the killed process); the next reader
+ *       skips its other chunks.
+ *   <li>Sleeping (on the socket, the futex or a lock): nothing is held but a sleeper count or a
+ *       wake request, which only make a writer or reader ring or wake in vain (a wake request, once
+ *       only).
  * </ul>
  *
  * <h2>A corrupt segment</h2>
@@ -71,10 +75,12 @@ import java.nio.channels.ClosedByInterruptException;
  * read cursor is found by the first send that needs more room. A length that a {@code FIRST} record
  * claims is only a claim: memory for it is taken as its chunks arrive, as for a kernel pipe's
  * header. A lock word naming a holder that does not exist is taken over, as a dead holder's is; one
- * naming the waiting end itself is a {@link ProtocolException}. Sleeper counts only decide whether
- * to wake or ring, so a corrupt count costs wake-ups, never a lost message. A peer that holds a
- * lock word with its own, live, token and never lets go blocks this end as a peer that never reads
- * or writes would: until the peer closes or dies, or this end is closed or its thread interrupted.
+ * naming the waiting end itself is a {@link ProtocolException}. Sleeper counts and wake requests
+ * only decide whether to wake or ring, and a sleeper asks again before each sleep and sleeps in
+ * slices, so a corrupt count or request costs wake-ups or a slice of latency, never a message. A
+ * peer that holds a lock word with its own, live, token and never lets go blocks this end as a peer
+ * that never reads or writes would: until the peer closes or dies, or this end is closed or its
+ * thread interrupted.
  *
  * <h2>End of file and broken pipes</h2>
  *
@@ -94,6 +100,21 @@ public final class ShmEnd {
 
   /** A writer asleep for room looks at the socket and its state at least this often. */
   private static final long WRITE_SLICE_NANOS = 200_000_000L;
+
+  /**
+   * A message longer than this goes as chunks of at most this many bytes, each published as soon as
+   * it is written, so that the reader copies one chunk out while the writer copies the next in: the
+   * two copies overlap, and the bytes cross between the cores' caches while still in them (a ring
+   * published whole, a megabyte at a time, moves a quarter as many bytes per second).
+   */
+  static final long PIECE = 64 << 10;
+
+  /**
+   * A writer waiting for room spins at least this long without seeing the reader move before it
+   * sleeps (unless on one CPU): a reader copying a chunk out moves its cursor only when done, and a
+   * writer asleep costs a wake-up of 100-500 µs on a virtual machine, ten times its chunk.
+   */
+  static final long ROOM_MIN_SPIN_NANOS = 20_000;
 
   private final FdChannel ch;
   private final ShmSegment seg;
@@ -326,7 +347,7 @@ public final class ShmEnd {
       long w = r.writeCursor();
       long cap = r.capacity;
       long rec = ShmLayout.recordSize(n);
-      if (rec <= cap) {
+      if (rec <= cap && n <= PIECE) {
         long target = w + rec - cap;
         if (roomSeen - target < 0 || w - roomSeen < 0 || (w & 7) != 0) {
           roomSeen = awaitRoom(s, r, w, target); // checks the cursors
@@ -344,9 +365,10 @@ public final class ShmEnd {
       long half = cap >> 1;
       while (sent < n) {
         long left = n - sent;
-        long rc = awaitRoom(s, r, w, w + Math.min(ShmLayout.recordSize(left), half) - cap);
+        long want = Math.min(left, PIECE);
+        long rc = awaitRoom(s, r, w, w + Math.min(ShmLayout.recordSize(want), half) - cap);
         long free = cap - (w - rc);
-        long chunk = Math.min(left, free - 8);
+        long chunk = Math.min(want, free - 8);
         r.putHeader(w, ShmLayout.TYPE_CHUNK | chunk);
         copyIn(r, w + 8, arr, seg, off + sent, chunk);
         w += ShmLayout.recordSize(chunk);
@@ -368,7 +390,7 @@ public final class ShmEnd {
 
   private void publish(Scratch s, Ring r, long w) throws IOException {
     r.publish(w);
-    if (r.readFutexSleepers() != 0) {
+    if (r.takeReadWake()) {
       ShmWait.futexWake(r.writeCursorAddress);
     }
     if (r.readSleepers() != 0) {
@@ -387,8 +409,11 @@ public final class ShmEnd {
     if (rc - target >= 0) {
       return rc;
     }
-    long window = writeSpin.nanos();
+    long window =
+        ShmWait.ONE_CPU ? writeSpin.nanos() : Math.max(writeSpin.nanos(), ROOM_MIN_SPIN_NANOS);
     long start = System.nanoTime();
+    long since = start;
+    long seen = rc;
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
       rc = checkRoom(r, w, r.readCursor());
@@ -396,8 +421,14 @@ public final class ShmEnd {
         writeSpin.spun();
         return rc;
       }
-      if ((i & 15) == 0 && System.nanoTime() - start > window) {
-        break;
+      if ((i & 15) == 0) {
+        long now = System.nanoTime();
+        if (rc != seen && !ShmWait.ONE_CPU) {
+          seen = rc; // a reader is consuming: the room is coming, the window starts again
+          since = now;
+        } else if (now - since > window) {
+          break;
+        }
       }
     }
     lastHupCheck = System.nanoTime();
@@ -415,9 +446,11 @@ public final class ShmEnd {
   private long sleepForRoom(Scratch s, Ring r, long w, long target) throws IOException {
     boolean virtual = Thread.currentThread().isVirtual();
     long backoff = 10_000;
-    r.addWriteSleeper(1);
     try {
       for (; ; ) {
+        if (!virtual) {
+          r.armRoomWake(target);
+        }
         long rc = checkRoom(r, w, r.readCursor());
         if (rc - target >= 0) {
           return rc;
@@ -443,7 +476,9 @@ public final class ShmEnd {
         }
       }
     } finally {
-      r.addWriteSleeper(-1);
+      if (!virtual) {
+        r.disarmRoomWake();
+      }
     }
   }
 
@@ -638,7 +673,7 @@ public final class ShmEnd {
 
   private static void consume(Ring r, long pos) {
     r.commit(pos);
-    if (r.writeSleepers() != 0) {
+    if (r.takeRoomWake(pos)) {
       ShmWait.futexWake(r.readCursorAddress);
     }
   }
@@ -715,7 +750,9 @@ public final class ShmEnd {
     if (r.writeCursor() != pos) {
       return 1;
     }
-    long window = readSpin.nanos();
+    // in the middle of a streamed message the writer is writing the next chunk: worth a full spin
+    long window =
+        reading && streamed && !ShmWait.ONE_CPU ? ShmWait.MAX_SPIN_NANOS : readSpin.nanos();
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
@@ -773,39 +810,35 @@ public final class ShmEnd {
    * within a slice.
    */
   private int sleepOnCursor(Scratch s, Ring r, long pos, long deadline) throws IOException {
-    r.addReadFutexSleeper(1);
-    try {
-      for (; ; ) {
-        long w = r.writeCursor();
-        if (w != pos) {
-          return 1;
-        }
-        checkWaiting();
-        long slice = READ_SLICE_NANOS;
-        if (deadline != FdChannel.NO_DEADLINE) {
-          long left = deadline - System.nanoTime();
-          if (left <= 0) {
-            return 0;
-          }
-          slice = Math.min(slice, left);
-        }
-        Waits.InterruptWake hook = new Waits.InterruptWake(this::close);
-        hook.enter();
-        try {
-          ShmWait.await(r.writeCursorAddress, (int) w, slice);
-        } finally {
-          hook.leave();
-        }
-        checkWaiting();
-        if (r.writeCursor() != pos) {
-          return 1;
-        }
-        if ((pollNow(s, (short) 0) & Linux.POLLHUP) != 0) {
-          return r.writeCursor() != pos ? 1 : -1; // hung up: the ring once more, then EOF
-        }
+    for (; ; ) {
+      r.armReadWake();
+      long w = r.writeCursor();
+      if (w != pos) {
+        return 1;
       }
-    } finally {
-      r.addReadFutexSleeper(-1);
+      checkWaiting();
+      long slice = READ_SLICE_NANOS;
+      if (deadline != FdChannel.NO_DEADLINE) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return 0;
+        }
+        slice = Math.min(slice, left);
+      }
+      Waits.InterruptWake hook = new Waits.InterruptWake(this::close);
+      hook.enter();
+      try {
+        ShmWait.await(r.writeCursorAddress, (int) w, slice);
+      } finally {
+        hook.leave();
+      }
+      checkWaiting();
+      if (r.writeCursor() != pos) {
+        return 1;
+      }
+      if ((pollNow(s, (short) 0) & Linux.POLLHUP) != 0) {
+        return r.writeCursor() != pos ? 1 : -1; // hung up: the ring once more, then EOF
+      }
     }
   }
 

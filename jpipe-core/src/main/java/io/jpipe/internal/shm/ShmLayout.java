@@ -13,11 +13,13 @@ package io.jpipe.internal.shm;
  *                          of platform threads sleep
  *   +8    READ_SLEEPERS    int: readers sleeping on the socket for this ring (virtual threads,
  *                          waitAny; writers ring a doorbell only when it is not 0)
- *   +12   READ_FUTEX_SLEEPERS int: readers asleep on the write cursor's futex (writers wake only
- *                          when it is not 0)
+ *   +12   READ_WAKE        int: not 0 when a reader may sleep on the write cursor's futex; the
+ *                          next writer to publish clears it and wakes (once, however many publish)
  *   +64   READ_CURSOR      long: bytes ever consumed by readers; its low 32 bits (little-endian)
  *                          are the futex word on which writers sleep for room
- *   +72   WRITE_SLEEPERS   int: writers asleep on that futex (readers wake only when not 0)
+ *   +72   WRITE_WAKE       int: not 0 when a writer may sleep on that futex for room up to
+ *   +80   ROOM_WANTED      long: this read cursor; the reader that reaches it clears the flag and
+ *                          wakes (once)
  *   +128  WRITE_LOCK       int: robust lock word serializing writers ({@link RingLock})
  *   +192  READ_LOCK        int: robust lock word serializing readers
  * SLOT_GENERATIONS       int[MAX_SLOTS]: generation of each attachment slot ({@link ShmSegment})
@@ -32,7 +34,7 @@ package io.jpipe.internal.shm;
  * <pre>
  * record:  | header (long) | payload, padded to a multiple of 8 |
  * header:  bits 63..62 type, bits 61..0 length
- *   WHOLE  a whole message of length bytes (header + payload fit the ring)
+ *   WHOLE  a whole message of length bytes (at most ShmEnd.PIECE; header + payload fit the ring)
  *   FIRST  a message of length bytes follows as CHUNK records (no payload of its own)
  *   CHUNK  length bytes of the message begun by the last FIRST
  * </pre>
@@ -41,7 +43,7 @@ final class ShmLayout {
   private ShmLayout() {}
 
   static final int MAGIC = 0x4a50_534d; // "JPSM"
-  static final int VERSION = 1;
+  static final int VERSION = 2;
 
   static final long HDR_MAGIC = 0;
   static final long HDR_VERSION = 4;
@@ -53,9 +55,10 @@ final class ShmLayout {
 
   static final long WRITE_CURSOR = 0;
   static final long READ_SLEEPERS = 8;
-  static final long READ_FUTEX_SLEEPERS = 12;
+  static final long READ_WAKE = 12;
   static final long READ_CURSOR = 64;
-  static final long WRITE_SLEEPERS = 72;
+  static final long WRITE_WAKE = 72;
+  static final long ROOM_WANTED = 80;
   static final long WRITE_LOCK = 128;
   static final long READ_LOCK = 192;
 

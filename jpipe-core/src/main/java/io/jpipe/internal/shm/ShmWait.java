@@ -27,8 +27,15 @@ import java.util.concurrent.locks.LockSupport;
  * and {@code Connections.waitAny} sleep on the socket instead (doorbells and end of file wake them;
  * a virtual thread parks through the project's poller). A writer waiting for room sleeps on the
  * ring's read cursor with {@code futex} (platform threads, in slices) or parks with a growing
- * timeout (virtual threads); so does a waiter for a ring lock. Every sleeper is counted in the
- * segment, so a writer or reader calls the kernel to wake only when someone sleeps.
+ * timeout (virtual threads); so does a waiter for a ring lock. A sleeper on a futex asks to be
+ * woken in the segment before its last look at the cursor (a writer also says up to which read
+ * cursor it waits), and the first peer to see the request clears it and wakes once, so a writer or
+ * reader calls the kernel only when someone sleeps, and once per sleep however many records pass
+ * before the sleeper runs again; socket sleepers are counted, and rung while the count is not 0.
+ *
+ * <p>A writer waiting for room spins while the reader's cursor keeps moving, and at least {@link
+ * ShmEnd#ROOM_MIN_SPIN_NANOS} without it moving; a reader waiting for the next chunk of a message
+ * spins the longest window, since its writer is in the middle of writing it.
  */
 final class ShmWait {
   /** The longest a spin lasts before sleeping. */

@@ -536,17 +536,18 @@ class ShmHostileSegmentTest {
     }
   }
 
-  // ---------------------------------------------------------------- sleeper counts
+  // ---------------------------------------------------------------- sleeper count, wake requests
 
   @ParameterizedTest
   @ValueSource(ints = {-1, Integer.MIN_VALUE, Integer.MAX_VALUE, 1 << 20})
-  void corruptSleeperCountsCostWakeUpsNotMessages(int count) throws Exception {
+  void corruptSleeperCountsAndWakeRequestsCostWakeUpsNotMessages(int count) throws Exception {
     for (boolean virtual : new boolean[] {false, true}) {
       try (Victim v = new Victim(true)) {
         long ctl = ShmLayout.RING_CONTROL;
         v.putInt(ctl + ShmLayout.READ_SLEEPERS, count);
-        v.putInt(ctl + ShmLayout.READ_FUTEX_SLEEPERS, count);
-        v.putInt(ctl + ShmLayout.WRITE_SLEEPERS, count);
+        v.putInt(ctl + ShmLayout.READ_WAKE, count);
+        v.putInt(ctl + ShmLayout.WRITE_WAKE, count);
+        v.put(ctl + ShmLayout.ROOM_WANTED, (long) count << 3);
         Random rnd = new Random(SEED);
         List<byte[]> msgs = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -706,10 +707,11 @@ class ShmHostileSegmentTest {
       case 7 ->
           v.putInt(
               ctl
-                  + switch (rnd.nextInt(3)) {
+                  + switch (rnd.nextInt(4)) {
                     case 0 -> ShmLayout.READ_SLEEPERS;
-                    case 1 -> ShmLayout.READ_FUTEX_SLEEPERS;
-                    default -> ShmLayout.WRITE_SLEEPERS;
+                    case 1 -> ShmLayout.READ_WAKE;
+                    case 2 -> ShmLayout.ROOM_WANTED;
+                    default -> ShmLayout.WRITE_WAKE;
                   },
               (int) nasty(rnd));
       case 8 -> v.put(ShmLayout.HDR_CAPACITY, nasty(rnd));
