@@ -146,6 +146,13 @@ final class BenchCommand implements Callable<Integer> {
    */
   static final long SHM_RING = 4L << 20;
 
+  /**
+   * Timed runs' worth of messages sent before each shared-memory figure is timed: until C2 has
+   * compiled both ends' loops, the compiler threads take the two CPUs from the spinning ends, and
+   * {@code shm_bulk_gbps} climbs from 7 to 28 GB/s over some 16,000 messages (eight runs).
+   */
+  static final int SHM_WARM_RUNS = 10;
+
   /** How long an idle child is left alone before its RSS is read. */
   private static final Duration RSS_SETTLE = Duration.ofMillis(300);
 
@@ -345,7 +352,7 @@ final class BenchCommand implements Callable<Integer> {
         shmTheirs.close();
         int reps = sizes.reps();
         progress.show("shm_rtt_bytes: warm-up");
-        rttBytesLoop(sizes.warmRtt());
+        rttBytesLoop(SHM_WARM_RUNS * sizes.nRtt());
         shmRttBytes = new double[reps];
         for (int i = 0; i < reps; i++) {
           progress.show("shm_rtt_bytes: run " + (i + 1) + "/" + reps);
@@ -355,7 +362,7 @@ final class BenchCommand implements Callable<Integer> {
         rttBytesTimed(sizes.nRtt(), shmBytesHist);
 
         progress.show("shm_rtt_obj: warm-up");
-        rttObjLoop(sizes.warmRtt());
+        rttObjLoop(SHM_WARM_RUNS * sizes.nRtt());
         shmRttObj = new double[reps];
         for (int i = 0; i < reps; i++) {
           progress.show("shm_rtt_obj: run " + (i + 1) + "/" + reps);
@@ -365,7 +372,7 @@ final class BenchCommand implements Callable<Integer> {
         byte[] smallMsg = new byte[SMALL];
         Arrays.fill(smallMsg, (byte) 'x');
         progress.show("shm_small_msgs: warm-up");
-        onewayArrays(smallMsg, sizes.warmSmall());
+        onewayArrays(smallMsg, SHM_WARM_RUNS * sizes.nSmall());
         shmSmall = new double[reps];
         for (int i = 0; i < reps; i++) {
           progress.show("shm_small_msgs: run " + (i + 1) + "/" + reps);
@@ -376,7 +383,7 @@ final class BenchCommand implements Callable<Integer> {
           MemorySegment bulkSeg = arena.allocate(BULK, 64);
           bulkSeg.fill((byte) 'x');
           progress.show("shm_bulk (off-heap): warm-up");
-          onewaySegment(bulkSeg, sizes.warmBulk());
+          onewaySegment(bulkSeg, SHM_WARM_RUNS * sizes.nBulk());
           shmBulk = new double[reps];
           for (int i = 0; i < reps; i++) {
             progress.show("shm_bulk (off-heap): run " + (i + 1) + "/" + reps);

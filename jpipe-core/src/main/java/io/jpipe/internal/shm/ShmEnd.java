@@ -142,6 +142,13 @@ public final class ShmEnd {
   private long lastHupCheck = System.nanoTime() - 2 * HUP_CHECK_NANOS;
 
   /**
+   * Whether a publish or consume of this end woke or rang a sleeping peer since the last wait,
+   * whose answer then comes only after its wake-up ({@link ShmWait.Window#nanos}); a hint, taken by
+   * the next wait.
+   */
+  private boolean wokePeer;
+
+  /**
    * The read cursor of the ring this end writes, as last seen by a writer of this process: never
    * ahead of the true one (cursors only grow), so a record that fits below {@code roomSeen +
    * capacity} fits in the ring without loading the read cursor, whose cache line the reader then
@@ -392,9 +399,11 @@ public final class ShmEnd {
     r.publish(w);
     if (r.takeReadWake()) {
       ShmWait.futexWake(r.writeCursorAddress);
+      wokePeer = true;
     }
     if (r.readSleepers() != 0) {
       ch.writeNow(s, s.wordAddress, 1); // the doorbell; a full socket is readable already
+      wokePeer = true;
     }
   }
 
@@ -409,8 +418,12 @@ public final class ShmEnd {
     if (rc - target >= 0) {
       return rc;
     }
+    boolean woken = wokePeer;
+    wokePeer = false;
     long window =
-        ShmWait.ONE_CPU ? writeSpin.nanos() : Math.max(writeSpin.nanos(), ROOM_MIN_SPIN_NANOS);
+        ShmWait.ONE_CPU
+            ? writeSpin.nanos(woken)
+            : Math.max(writeSpin.nanos(woken), ROOM_MIN_SPIN_NANOS);
     long start = System.nanoTime();
     long since = start;
     long seen = rc;
@@ -418,7 +431,7 @@ public final class ShmEnd {
       Thread.onSpinWait();
       rc = checkRoom(r, w, r.readCursor());
       if (rc - target >= 0) {
-        writeSpin.spun();
+        writeSpin.spun(woken);
         return rc;
       }
       if ((i & 15) == 0) {
@@ -439,7 +452,7 @@ public final class ShmEnd {
       slept = true;
       return rc;
     } finally {
-      writeSpin.slept(slept ? System.nanoTime() - start : Long.MAX_VALUE);
+      writeSpin.slept(woken, slept ? System.nanoTime() - start : Long.MAX_VALUE);
     }
   }
 
@@ -671,10 +684,11 @@ public final class ShmEnd {
     }
   }
 
-  private static void consume(Ring r, long pos) {
+  private void consume(Ring r, long pos) {
     r.commit(pos);
     if (r.takeRoomWake(pos)) {
       ShmWait.futexWake(r.readCursorAddress);
+      wokePeer = true;
     }
   }
 
@@ -750,14 +764,16 @@ public final class ShmEnd {
     if (r.writeCursor() != pos) {
       return 1;
     }
+    boolean woken = wokePeer;
+    wokePeer = false;
     // in the middle of a streamed message the writer is writing the next chunk: worth a full spin
     long window =
-        reading && streamed && !ShmWait.ONE_CPU ? ShmWait.MAX_SPIN_NANOS : readSpin.nanos();
+        reading && streamed && !ShmWait.ONE_CPU ? ShmWait.MAX_SPIN_NANOS : readSpin.nanos(woken);
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
       if (r.writeCursor() != pos) {
-        readSpin.spun();
+        readSpin.spun(woken);
         return 1;
       }
       if ((i & 15) == 0 && System.nanoTime() - start > window) {
@@ -772,7 +788,7 @@ public final class ShmEnd {
               : sleepOnCursor(s, r, pos, deadline);
       return got;
     } finally {
-      readSpin.slept(got == 1 ? System.nanoTime() - start : Long.MAX_VALUE);
+      readSpin.slept(woken, got == 1 ? System.nanoTime() - start : Long.MAX_VALUE);
     }
   }
 
