@@ -35,7 +35,7 @@ class ShmManyProcessTest {
   private static final long RING = 8 * 1024;
 
   /** Kills in the torture; {@code -Djpipe.shm.kills=1000} for a long run. */
-  private static final int KILLS = Integer.getInteger("jpipe.shm.kills", 60);
+  private static final int KILLS = Integer.getInteger("jpipe.shm.kills", 150);
 
   private static final long SEED = Long.getLong("jpipe.shm.seed", 20261202L);
 

@@ -12,9 +12,9 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Publication: a writer copies a record's bytes, then stores the write cursor past it with a
  * volatile (release, and ordered before the following load of the wake request) store; a reader
- * loads the write cursor with acquire before it reads any byte below it. Consumption: a reader
- * copies a record out, then stores the read cursor past it; a writer loads the read cursor with
- * acquire before it overwrites any byte below {@code readCursor + capacity}.
+ * loads the write cursor (volatile, so at least acquire) before it reads any byte below it.
+ * Consumption: a reader copies a record out, then stores the read cursor past it; a writer loads
+ * the read cursor (volatile) before it overwrites any byte below {@code readCursor + capacity}.
  */
 final class Ring {
   private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
@@ -63,12 +63,16 @@ final class Ring {
     this.writeCursorAddress = map.address() + ctl + ShmLayout.WRITE_CURSOR;
   }
 
+  // Cursors are loaded volatile, not merely with acquire: a sleeper's request to be woken (a
+  // volatile store) must not pass its last look at the cursor (Dekker's pattern with the peer's
+  // store of the cursor, then load of the request). On x86 either is a plain load.
+
   long writeCursor() {
-    return (long) LONG.getAcquire(map, ctl + ShmLayout.WRITE_CURSOR);
+    return (long) LONG.getVolatile(map, ctl + ShmLayout.WRITE_CURSOR);
   }
 
   long readCursor() {
-    return (long) LONG.getAcquire(map, ctl + ShmLayout.READ_CURSOR);
+    return (long) LONG.getVolatile(map, ctl + ShmLayout.READ_CURSOR);
   }
 
   /** Publishes everything below {@code w}. */
