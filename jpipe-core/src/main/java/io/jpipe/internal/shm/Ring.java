@@ -131,12 +131,21 @@ final class Ring {
         && (int) INT.getAndSet(map, ctl + ShmLayout.WRITE_WAKE, 0) != 0;
   }
 
+  /**
+   * The header slot at {@code pos}, with acquire: the record's bytes are visible if it is not 0.
+   */
   long header(long pos) {
-    return map.get(ValueLayout.JAVA_LONG, data + (pos & mask));
+    return (long) LONG.getAcquire(map, data + (pos & mask));
   }
 
+  /** Stores a record's header with release: after its bytes, and after the next slot's clearing. */
   void putHeader(long pos, long header) {
-    map.set(ValueLayout.JAVA_LONG, data + (pos & mask), header);
+    LONG.setRelease(map, data + (pos & mask), header);
+  }
+
+  /** Clears the header slot at {@code pos}, past the record about to be published. */
+  void clearHeader(long pos) {
+    map.set(ValueLayout.JAVA_LONG, data + (pos & mask), 0L);
   }
 
   void copyIn(long pos, MemorySegment src, long off, long n) {

@@ -24,20 +24,23 @@ import java.nio.channels.ClosedByInterruptException;
  *
  * <h2>Protocol</h2>
  *
- * <p>A writer takes the ring's write lock, waits for room, copies the record (header, payload) past
- * the write cursor, publishes it by storing the write cursor past it, rings the reader's doorbell
- * if a reader sleeps, and unlocks. A message longer than {@link #PIECE} (or too large for the ring)
- * goes as a {@code FIRST} record (its length) then {@code CHUNK} records of at most {@link #PIECE}
- * bytes, each published as soon as it is written, all under the one write lock, so the reader
- * copies while the writer writes. Copies of some kilobytes go through libc's {@code memcpy} ({@link
- * Ring#NATIVE_COPY_MIN}).
+ * <p>A writer takes the ring's write lock, waits for room (for the record and the 8 bytes after
+ * it), copies the payload past the write cursor, clears the header slot after the record, stores
+ * the record's header (with release: a reader that sees it sees the bytes), then the write cursor
+ * past it, wakes or rings the readers that sleep, and unlocks. A message longer than {@link #PIECE}
+ * (or too large for the ring) goes as a {@code FIRST} record (its length) then {@code CHUNK}
+ * records of at most {@link #PIECE} bytes, each published as soon as it is written, all under the
+ * one write lock, so the reader copies while the writer writes. Copies of some kilobytes go through
+ * libc's {@code memcpy} ({@link Ring#NATIVE_COPY_MIN}).
  *
- * <p>A reader takes the ring's read lock, waits for a record at the read cursor, copies the message
- * out, then stores the read cursor past it (waking writers that sleep for room), and unlocks. A
- * {@code CHUNK} found where a message should start belongs to a message whose start another reader
- * consumed before it died: it is skipped. A {@code WHOLE} or {@code FIRST} record found where a
- * {@code CHUNK} should be means the writer of the message being read died in the middle of it: that
- * message is dropped and the receive starts over with the new one ({@link Abandoned}).
+ * <p>A reader takes the ring's read lock, waits for a record at the read cursor (a header slot that
+ * is not 0: it spins on the cache line the record is in, as a writer fills it, and loads the write
+ * cursor only to sleep), copies the message out, then stores the read cursor past it (waking
+ * writers that sleep for room), and unlocks. A {@code CHUNK} found where a message should start
+ * belongs to a message whose start another reader consumed before it died: it is skipped. A {@code
+ * WHOLE} or {@code FIRST} record found where a {@code CHUNK} should be means the writer of the
+ * message being read died in the middle of it: that message is dropped and the receive starts over
+ * with the new one ({@link Abandoned}).
  *
  * <h2>A process killed at any instant</h2>
  *
@@ -47,6 +50,10 @@ import java.nio.channels.ClosedByInterruptException;
  *   <li>Writer, between the chunks of a large message: the reader in that message finds the next
  *       writer's record instead of a chunk and drops the partial message; with no writer left, it
  *       gets end of file ({@link TruncatedMessageException}) once every copy of the end is closed.
+ *   <li>Writer, between storing a record's header and the write cursor: the record is complete, and
+ *       readers may take it; the next writer, who takes the lock over, completes its publication
+ *       (stores the write cursor past it) before writing its own. Until then a reader may be past
+ *       the write cursor, by one record.
  *   <li>Writer, after publishing and before unlocking: the message is delivered; the lock is taken
  *       over.
  *   <li>Reader, before storing the read cursor: the message stays; the next reader (who takes the
@@ -67,20 +74,23 @@ import java.nio.channels.ClosedByInterruptException;
  * ring's capacity and place are fixed at attachment (from a header checked against the segment's
  * real size), every access is masked into the ring, and cursors and record headers are checked once
  * per record against what a correct peer can produce: the write cursor at most the capacity ahead
- * of the read cursor and never behind it, both at multiples of 8, a record no longer than what was
- * published. Anything else is a {@link ProtocolException} (as a malformed frame on a kernel pipe
- * is): from a receive, which then stops reading the end, and from a send, which then writes
- * nothing. A send whose record fits in the room that the last read cursor it saw left does not load
- * the read cursor again (cursors only grow, so it writes only where the reader has been): a corrupt
- * read cursor is found by the first send that needs more room. A length that a {@code FIRST} record
- * claims is only a claim: memory for it is taken as its chunks arrive, as for a kernel pipe's
- * header. A lock word naming a holder that does not exist is taken over, as a dead holder's is; one
- * naming the waiting end itself is a {@link ProtocolException}. Sleeper counts and wake requests
- * only decide whether to wake or ring, and a sleeper asks again before each sleep and sleeps in
- * slices, so a corrupt count or request costs wake-ups or a slice of latency, never a message. A
- * peer that holds a lock word with its own, live, token and never lets go blocks this end as a peer
- * that never reads or writes would: until the peer closes or dies, or this end is closed or its
- * thread interrupted.
+ * of the read cursor and never behind it (a reader's view: at most the capacity behind it, see the
+ * dead writer above), both at multiples of 8, a record no longer than the ring less 8 bytes.
+ * Anything else is a {@link ProtocolException} (as a malformed frame on a kernel pipe is): from a
+ * receive, which then stops reading the end, and from a send, which then writes nothing. A reader
+ * takes a header slot that is not 0 for a record without loading the write cursor, so a corrupt
+ * header of a possible type and length delivers the ring's bytes as a message (as a hostile peer
+ * could send them), never reads outside the ring. A send whose record fits in the room that the
+ * last read cursor it saw left does not load the read cursor again (cursors only grow, so it writes
+ * only where the reader has been): a corrupt read cursor is found by the first send that needs more
+ * room. A length that a {@code FIRST} record claims is only a claim: memory for it is taken as its
+ * chunks arrive, as for a kernel pipe's header. A lock word naming a holder that does not exist is
+ * taken over, as a dead holder's is; one naming the waiting end itself is a {@link
+ * ProtocolException}. Sleeper counts and wake requests only decide whether to wake or ring, and a
+ * sleeper asks again before each sleep and sleeps in slices, so a corrupt count or request costs
+ * wake-ups or a slice of latency, never a message. A peer that holds a lock word with its own,
+ * live, token and never lets go blocks this end as a peer that never reads or writes would: until
+ * the peer closes or dies, or this end is closed or its thread interrupted.
  *
  * <h2>End of file and broken pipes</h2>
  *
@@ -349,22 +359,27 @@ public final class ShmEnd {
       lastHupCheck = now;
       checkPeer(s);
     }
-    r.writeLock.lock(this);
+    boolean tookOver = r.writeLock.lock(this) == RingLock.OWNER_DIED;
     try {
+      if (tookOver) {
+        completeDeadWriters(s, r);
+      }
       long w = r.writeCursor();
       long cap = r.capacity;
       long rec = ShmLayout.recordSize(n);
-      if (rec <= cap && n <= PIECE) {
-        long target = w + rec - cap;
+      if (rec + 8 <= cap && n <= PIECE) {
+        long target = w + rec + 8 - cap; // the record, and the next header slot to clear
         if (roomSeen - target < 0 || w - roomSeen < 0 || (w & 7) != 0) {
           roomSeen = awaitRoom(s, r, w, target); // checks the cursors
         }
-        r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         copyIn(r, w + 8, arr, seg, off, n);
+        r.clearHeader(w + rec);
+        r.putHeader(w, ShmLayout.TYPE_WHOLE | n);
         publish(s, r, w + rec);
         return;
       }
-      awaitRoom(s, r, w, w + 8 - cap);
+      awaitRoom(s, r, w, w + 16 - cap);
+      r.clearHeader(w + 8);
       r.putHeader(w, ShmLayout.TYPE_FIRST | n);
       w += 8;
       publish(s, r, w);
@@ -373,18 +388,40 @@ public final class ShmEnd {
       while (sent < n) {
         long left = n - sent;
         long want = Math.min(left, PIECE);
-        long rc = awaitRoom(s, r, w, w + Math.min(ShmLayout.recordSize(want), half) - cap);
+        long rc = awaitRoom(s, r, w, w + Math.min(ShmLayout.recordSize(want) + 8, half) - cap);
         long free = cap - (w - rc);
-        long chunk = Math.min(want, free - 8);
-        r.putHeader(w, ShmLayout.TYPE_CHUNK | chunk);
+        long chunk = Math.min(want, free - 16);
         copyIn(r, w + 8, arr, seg, off + sent, chunk);
-        w += ShmLayout.recordSize(chunk);
+        long next = w + ShmLayout.recordSize(chunk);
+        r.clearHeader(next);
+        r.putHeader(w, ShmLayout.TYPE_CHUNK | chunk);
+        w = next;
         publish(s, r, w);
         sent += chunk;
       }
     } finally {
       r.writeLock.unlock();
     }
+  }
+
+  /**
+   * After taking the write lock over from a dead holder: a record whose header it stored but whose
+   * write cursor it did not (it died between the two) is complete, and readers may have taken it
+   * already; its publication is completed, so that the next record goes after it.
+   */
+  private void completeDeadWriters(Scratch s, Ring r) throws IOException {
+    long w = r.writeCursor();
+    long h = r.header(w);
+    if (h == 0) {
+      return;
+    }
+    long type = h & ShmLayout.TYPE_MASK;
+    long len = h & ShmLayout.LENGTH_MASK;
+    long size = type == ShmLayout.TYPE_FIRST ? 8 : ShmLayout.recordSize(len);
+    if ((w & 7) != 0 || size + 8 > r.capacity || (type == ShmLayout.TYPE_FIRST && len == 0)) {
+      throw corrupt(r, "record header 0x" + Long.toHexString(h) + " at the write cursor " + w);
+    }
+    publish(s, r, w + size);
   }
 
   private static void copyIn(Ring r, long pos, byte[] arr, MemorySegment seg, long off, long n) {
@@ -510,16 +547,46 @@ public final class ShmEnd {
   }
 
   /**
-   * The bytes published past {@code pos}, the read cursor a reader holding the lock saw: checked as
-   * {@link #checkRoom} checks, so that no record is read past what was published.
+   * The write cursor, as a reader holding the lock at read cursor {@code pos} may see it: at most
+   * the capacity ahead of it, and at most the capacity behind (a writer that died between storing a
+   * record's header and its write cursor leaves the cursor behind the record, which a reader may
+   * have taken already, until the next writer completes the publication), both at multiples of 8.
+   * Anything else was written by someone else (see {@link #checkRoom}).
    */
-  private static long published(Ring r, long pos) throws ProtocolException {
+  private static long checkedWriteCursor(Ring r, long pos) throws ProtocolException {
     long w = r.writeCursor();
-    long avail = w - pos;
-    if (avail <= 0 || avail > r.capacity || ((w | pos) & 7) != 0) {
+    long d = w - pos;
+    if (d > r.capacity || d < -r.capacity || ((w | pos) & 7) != 0) {
       throw corrupt(r, "write cursor " + w + ", read cursor " + pos);
     }
-    return avail;
+    return w;
+  }
+
+  /**
+   * The read cursor, which a reader holding the lock finds at a multiple of 8 (a record's start).
+   */
+  private static long checkedReadCursor(Ring r) throws ProtocolException {
+    long pos = r.readCursor();
+    if ((pos & 7) != 0) {
+      throw corrupt(r, "read cursor " + pos);
+    }
+    return pos;
+  }
+
+  /**
+   * Whether a record is at {@code pos}: its header slot is not 0. A misaligned {@code pos} (a
+   * corrupt read cursor) counts as one, for the receive to report.
+   */
+  private static boolean present(Ring r, long pos) {
+    return (pos & 7) != 0 || r.header(pos) != 0;
+  }
+
+  /**
+   * Whether a reader at {@code pos} has something to take: a record there, or a write cursor past
+   * it with none there, which {@link #beginRead} reports as a corrupt ring.
+   */
+  private static boolean arrived(Ring r, long pos) throws ProtocolException {
+    return present(r, pos) || checkedWriteCursor(r, pos) - pos > 0;
   }
 
   private static ProtocolException corrupt(Ring r, String what) {
@@ -559,15 +626,15 @@ public final class ShmEnd {
     boolean ok = false;
     try {
       for (; ; ) {
-        long pos = r.readCursor();
+        long pos = checkedReadCursor(r);
         if (awaitData(s, r, pos, FdChannel.NO_DEADLINE) < 0) {
           return -1;
         }
-        long avail = published(r, pos);
         long h = r.header(pos);
         long type = h & ShmLayout.TYPE_MASK;
         long len = h & ShmLayout.LENGTH_MASK;
-        if (type == ShmLayout.TYPE_WHOLE && ShmLayout.recordSize(len) <= avail) {
+        long max = r.capacity - 8; // the largest record with the header slot after it
+        if (type == ShmLayout.TYPE_WHOLE && ShmLayout.recordSize(len) <= max) {
           reading = true;
           streamed = false;
           recordPos = pos;
@@ -586,13 +653,18 @@ public final class ShmEnd {
           ok = true;
           return len;
         }
-        if (type == ShmLayout.TYPE_CHUNK && ShmLayout.recordSize(len) <= avail) {
+        if (type == ShmLayout.TYPE_CHUNK && len > 0 && ShmLayout.recordSize(len) <= max) {
           consume(r, pos + ShmLayout.recordSize(len)); // of a message a dead reader began
           continue;
         }
         throw corrupt(
             r,
-            "record header 0x" + Long.toHexString(h) + " at " + pos + ", " + avail + " published");
+            "record header 0x"
+                + Long.toHexString(h)
+                + " at "
+                + pos
+                + ", write cursor "
+                + r.writeCursor());
       }
     } finally {
       if (!ok) {
@@ -648,11 +720,10 @@ public final class ShmEnd {
     }
     while (n > 0) {
       if (chunkLeft == 0) {
-        long pos = r.readCursor();
+        long pos = checkedReadCursor(r);
         if (awaitData(s, r, pos, FdChannel.NO_DEADLINE) < 0) {
           throw new TruncatedMessageException(msgLength, done, "body");
         }
-        long avail = published(r, pos);
         long h = r.header(pos);
         long len = h & ShmLayout.LENGTH_MASK;
         if ((h & ShmLayout.TYPE_MASK) != ShmLayout.TYPE_CHUNK
@@ -660,8 +731,8 @@ public final class ShmEnd {
             || len > msgLength - done) {
           throw new Abandoned();
         }
-        if (ShmLayout.recordSize(len) > avail) {
-          throw corrupt(r, "chunk of " + len + " bytes at " + pos + ", " + avail + " published");
+        if (ShmLayout.recordSize(len) > r.capacity - 8) {
+          throw corrupt(r, "chunk of " + len + " bytes at " + pos);
         }
         chunkLeft = len;
         chunkData = pos + 8;
@@ -702,7 +773,7 @@ public final class ShmEnd {
    */
   public boolean readableNow(Scratch s) throws IOException {
     Ring r = in;
-    return r.writeCursor() != r.readCursor() || (pollNow(s, (short) 0) & Linux.POLLHUP) != 0;
+    return present(r, r.readCursor()) || (pollNow(s, (short) 0) & Linux.POLLHUP) != 0;
   }
 
   /**
@@ -716,7 +787,7 @@ public final class ShmEnd {
       return false;
     }
     in.addReadSleeper(1);
-    return in.writeCursor() != in.readCursor();
+    return present(in, in.readCursor());
   }
 
   /** Ends a wait begun by {@link #enterWait}. */
@@ -736,10 +807,10 @@ public final class ShmEnd {
    * @throws IOException if reading the socket fails
    */
   public boolean confirmReadable(Scratch s) throws IOException {
-    if (in == null || in.writeCursor() != in.readCursor()) {
+    if (in == null || present(in, in.readCursor())) {
       return true;
     }
-    return drain(s) || in.writeCursor() != in.readCursor();
+    return drain(s) || present(in, in.readCursor());
   }
 
   /**
@@ -756,12 +827,15 @@ public final class ShmEnd {
   }
 
   /**
-   * Waits until the write cursor moves past {@code pos}: spins, then sleeps on the socket.
+   * Waits until a record is at {@code pos} (its header slot is not 0): spins on that slot, then
+   * sleeps (on the write cursor or the socket), looking at the write cursor too.
    *
-   * @return 1 when it did, 0 when the deadline passed, -1 at end of file
+   * @return 1 when it did (or the write cursor moved past {@code pos} with no record there, for the
+   *     caller to report), 0 when the deadline passed, -1 at end of file
+   * @throws ProtocolException if the write cursor is corrupt
    */
   private int awaitData(Scratch s, Ring r, long pos, long deadline) throws IOException {
-    if (r.writeCursor() != pos) {
+    if (present(r, pos)) {
       return 1;
     }
     boolean woken = wokePeer;
@@ -772,7 +846,7 @@ public final class ShmEnd {
     long start = System.nanoTime();
     for (int i = 1; ; i++) {
       Thread.onSpinWait();
-      if (r.writeCursor() != pos) {
+      if (present(r, pos)) {
         readSpin.spun(woken);
         return 1;
       }
@@ -797,18 +871,18 @@ public final class ShmEnd {
     r.addReadSleeper(1);
     try {
       for (; ; ) {
-        if (r.writeCursor() != pos) {
+        if (arrived(r, pos)) {
           return 1;
         }
         long slice = FdChannel.deadlineAfter(READ_SLICE_NANOS);
         long until = deadline == FdChannel.NO_DEADLINE || slice - deadline < 0 ? slice : deadline;
         boolean ready = ch.await(s, Linux.POLLIN, until);
-        if (r.writeCursor() != pos) {
+        if (arrived(r, pos)) {
           return 1;
         }
         if (ready) {
           if (drain(s)) {
-            return r.writeCursor() != pos ? 1 : -1; // hung up: the ring once more, then EOF
+            return arrived(r, pos) ? 1 : -1; // hung up: the ring once more, then EOF
           }
         } else if (FdChannel.passed(deadline)) {
           return 0;
@@ -820,16 +894,19 @@ public final class ShmEnd {
   }
 
   /**
-   * A platform thread's sleep for data: on the write cursor's futex, in slices, after each of which
-   * (and after each wake-up that brought nothing) it asks the socket whether the peer hung up. A
-   * peer that closes wakes its readers; one killed by a signal cannot, so end of file is then seen
-   * within a slice.
+   * A platform thread's sleep for data: on the write cursor's futex (stored after every header), in
+   * slices, after each of which (and after each wake-up that brought nothing) it asks the socket
+   * whether the peer hung up. A peer that closes wakes its readers; one killed by a signal cannot,
+   * so end of file is then seen within a slice.
    */
   private int sleepOnCursor(Scratch s, Ring r, long pos, long deadline) throws IOException {
     for (; ; ) {
       r.armReadWake();
-      long w = r.writeCursor();
-      if (w != pos) {
+      if (present(r, pos)) {
+        return 1;
+      }
+      long w = checkedWriteCursor(r, pos);
+      if (w - pos > 0) {
         return 1;
       }
       checkWaiting();
@@ -849,11 +926,11 @@ public final class ShmEnd {
         hook.leave();
       }
       checkWaiting();
-      if (r.writeCursor() != pos) {
+      if (arrived(r, pos)) {
         return 1;
       }
       if ((pollNow(s, (short) 0) & Linux.POLLHUP) != 0) {
-        return r.writeCursor() != pos ? 1 : -1; // hung up: the ring once more, then EOF
+        return arrived(r, pos) ? 1 : -1; // hung up: the ring once more, then EOF
       }
     }
   }

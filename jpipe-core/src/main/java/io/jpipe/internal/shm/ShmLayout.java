@@ -31,10 +31,16 @@ package io.jpipe.internal.shm;
  * + r*capacity + (c & (capacity-1))}. Records start at multiples of 8, so a record's 8-byte header
  * never wraps; its payload may.
  *
+ * <p>A record's header is never 0, and the 8 bytes at the write cursor are 0 until the next
+ * record's header is stored there: a writer clears the header slot past its record (so it needs 8
+ * bytes of room more than the record) before it stores its record's header with release, then
+ * stores the write cursor. A reader therefore waits on the header slot at its read cursor, the
+ * cache line the record itself is in, and loads the write cursor only to sleep on it.
+ *
  * <pre>
  * record:  | header (long) | payload, padded to a multiple of 8 |
- * header:  bits 63..62 type, bits 61..0 length
- *   WHOLE  a whole message of length bytes (at most ShmEnd.PIECE; header + payload fit the ring)
+ * header:  bits 63..62 type (never 0: a 0 header is no record), bits 61..0 length
+ *   WHOLE  a whole message of length bytes (at most ShmEnd.PIECE; the record and 8 bytes fit)
  *   FIRST  a message of length bytes follows as CHUNK records (no payload of its own)
  *   CHUNK  length bytes of the message begun by the last FIRST
  * </pre>
@@ -43,7 +49,7 @@ final class ShmLayout {
   private ShmLayout() {}
 
   static final int MAGIC = 0x4a50_534d; // "JPSM"
-  static final int VERSION = 2;
+  static final int VERSION = 3;
 
   static final long HDR_MAGIC = 0;
   static final long HDR_VERSION = 4;
@@ -79,9 +85,9 @@ final class ShmLayout {
   /** Default ring capacity (1 MiB). */
   static final long DEFAULT_CAPACITY = 1L << 20;
 
-  static final long TYPE_WHOLE = 0;
-  static final long TYPE_FIRST = 1L << 62;
-  static final long TYPE_CHUNK = 2L << 62;
+  static final long TYPE_WHOLE = 1L << 62;
+  static final long TYPE_FIRST = 2L << 62;
+  static final long TYPE_CHUNK = 3L << 62;
   static final long TYPE_MASK = 3L << 62;
   static final long LENGTH_MASK = ~TYPE_MASK;
 

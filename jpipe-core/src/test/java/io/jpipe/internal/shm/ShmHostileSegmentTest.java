@@ -294,7 +294,7 @@ class ShmHostileSegmentTest {
   @ValueSource(
       longs = {
         CAP + 8, // write cursor beyond the capacity
-        -8, // behind the read cursor
+        -CAP - 8, // further behind the read cursor than a dead writer can leave it
         -CAP,
         1L << 40, // a huge jump
         Long.MIN_VALUE,
@@ -342,12 +342,13 @@ class ShmHostileSegmentTest {
   @ParameterizedTest
   @ValueSource(
       longs = {
-        -1L, // type 3, unknown
-        3L << 62,
-        (3L << 62) | 8,
-        CAP, // a whole record larger than the ring
-        CAP - 8, // larger than what was published
-        24, // one byte more than the record that is there, into the unpublished
+        0L, // no record where the write cursor says there is one
+        -1L, // a chunk of 2^62 - 1 bytes
+        ShmLayout.TYPE_CHUNK, // a chunk of no bytes
+        ShmLayout.TYPE_WHOLE | (CAP - 8), // a whole record that leaves no room after it
+        CAP, // type 0, the one no record has
+        CAP - 8, // type 0 too
+        24, // type 0: no record of 24 bytes has a header of 24
         Integer.MAX_VALUE,
         (long) Integer.MAX_VALUE + 1,
         ShmLayout.LENGTH_MASK, // 2^62 - 1
@@ -380,6 +381,7 @@ class ShmHostileSegmentTest {
     for (Op op : RECEIVES) {
       try (Victim v = withMessages(true, 16, 5)) {
         v.put(v.at(v.get(R)), ShmLayout.TYPE_FIRST | len);
+        v.put(v.at(v.get(R) + 8), ShmLayout.TYPE_WHOLE | 8); // the rest of the 24 bytes: a record
         // too long to carry, or carried as far as chunks come (the next record is not one, so
         // the message is dropped and what follows is received, or decoded in vain by recv)
         List<Throwable> thrown = drain(v.reader, op, false);
@@ -450,6 +452,43 @@ class ShmHostileSegmentTest {
   }
 
   // ---------------------------------------------------------------- lock words
+
+  /**
+   * A writer that died between storing a record's header and its write cursor (made by hand here:
+   * the record written past the write cursor, the write lock naming no live holder): the record is
+   * complete, so a reader takes it, and the next writer, taking the lock over, completes its
+   * publication before it writes its own message after it. Nothing is read twice or lost.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void aRecordWhoseWriterDiedBeforeItsCursorIsDeliveredOnce(boolean readFirst) throws Exception {
+    try (Victim v = new Victim(true)) {
+      v.writer.sendBytes(new byte[] {1});
+      assertArrayEquals(new byte[] {1}, v.reader.recvBytes());
+      long w = v.get(W);
+      v.put(v.at(w) + 8, 0x0807_0605_0403_0201L); // the payload, 8 bytes
+      v.put(v.at(w + 16), 0); // the header slot after the record
+      v.put(v.at(w), ShmLayout.TYPE_WHOLE | 8); // the header; the write cursor stays at w
+      v.putInt(ShmLayout.RING_CONTROL + ShmLayout.WRITE_LOCK, 0x3ff | 5 << 10); // no live holder
+      byte[] dead = {1, 2, 3, 4, 5, 6, 7, 8};
+      assertTimeoutPreemptively(
+          LIMIT,
+          () -> {
+            if (readFirst) {
+              assertArrayEquals(dead, v.reader.recvBytes());
+              assertEquals(w, v.get(W), "the reader is one record past the write cursor");
+            }
+            v.writer.sendBytes(new byte[] {9});
+            assertEquals(w + 32, v.get(W), "the dead writer's record, then the new one");
+            if (!readFirst) {
+              assertArrayEquals(dead, v.reader.recvBytes());
+            }
+            assertArrayEquals(new byte[] {9}, v.reader.recvBytes());
+            v.writer.close();
+            assertThrows(EOFException.class, v.reader::recvBytes);
+          });
+    }
+  }
 
   /** Lock words no live holder owns: taken over, as a dead holder's. */
   @ParameterizedTest
