@@ -455,7 +455,8 @@ public final class ShmEnd {
     if (rc - target >= 0) {
       return rc;
     }
-    boolean woken = wokePeer;
+    // a virtual thread never spins through a wake-up: it would hold its carrier for so long
+    boolean woken = wokePeer && !Thread.currentThread().isVirtual();
     wokePeer = false;
     long window =
         ShmWait.ONE_CPU
@@ -838,7 +839,8 @@ public final class ShmEnd {
     if (present(r, pos)) {
       return 1;
     }
-    boolean woken = wokePeer;
+    // a virtual thread never spins through a wake-up: it would hold its carrier for so long
+    boolean woken = wokePeer && !Thread.currentThread().isVirtual();
     wokePeer = false;
     // in the middle of a streamed message the writer is writing the next chunk: worth a full spin
     long window =

@@ -42,6 +42,7 @@ import java.util.concurrent.locks.LockSupport;
  * and wake each other for every message, at 100 times the cost of the message. That after-wake spin
  * halves each time it is not enough (a peer slow to answer, not only to wake), and comes back whole
  * when the peer answers within it; a wait after a wake-up that sleeps leaves the window as it was.
+ * Virtual threads never spin that long: they would hold their carrier.
  *
  * <p>A writer waiting for room spins while the reader's cursor keeps moving, and at least {@link
  * ShmEnd#ROOM_MIN_SPIN_NANOS} without it moving; a reader waiting for the next chunk of a message
